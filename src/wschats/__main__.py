@@ -1,0 +1,3 @@
+from wschats.cli import main
+
+main()

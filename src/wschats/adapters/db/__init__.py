@@ -1,0 +1,1 @@
+"""The database port: SQLAlchemy Core over SQLite (embedded) or PostgreSQL (production)."""

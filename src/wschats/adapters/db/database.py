@@ -1,0 +1,113 @@
+"""The `Database` port: units of work over an async SQLAlchemy engine."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from wschats.adapters.db import tables as t
+from wschats.adapters.db.engine import WRITE_OPTION, create_engine
+from wschats.adapters.db.repositories import (
+    SqlChatsUserRepository,
+    SqlFileRepository,
+    SqlMeetingRepository,
+    SqlOutbox,
+    SqlRoomRepository,
+    SqlSettingsRepository,
+    SqlSubscriptionRepository,
+)
+from wschats.domain.errors import Dependency, DependencyFailed
+
+log = logging.getLogger(__name__)
+
+
+class SqlUnitOfWork:
+    def __init__(self, conn: AsyncConnection, *, record_messages: bool) -> None:
+        self._conn = conn
+        self.rooms = SqlRoomRepository(conn)
+        self.members = SqlSubscriptionRepository(conn)
+        self.settings = SqlSettingsRepository(conn)
+        self.files = SqlFileRepository(conn)
+        self.chats_users = SqlChatsUserRepository(conn)
+        self.meetings = SqlMeetingRepository(conn)
+        self.outbox = SqlOutbox(conn, record_messages)
+        self.committed = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        return self._conn
+
+    async def lock_room(self, room_id: UUID) -> None:
+        # SQLite writers already hold the database write lock (BEGIN IMMEDIATE).
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(
+                select(t.room.c.id).where(t.room.c.id == room_id).with_for_update()
+            )
+
+    async def lock_user(self, user_id: UUID) -> None:
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"user:{user_id}"},
+            )
+
+    async def commit(self) -> None:
+        await self._conn.commit()
+        self.committed = True
+
+
+class SqlDatabase:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        timeout: float = 5.0,
+        record_messages: bool = False,
+    ) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url, pool_size=pool_size, timeout=timeout)
+        self._timeout = timeout
+        self._record_messages = record_messages
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, write: bool = False) -> AsyncIterator[SqlUnitOfWork]:
+        try:
+            async with self.engine.connect() as conn:
+                if write:
+                    conn = await conn.execution_options(**{WRITE_OPTION: True})
+                await conn.begin()
+                yield SqlUnitOfWork(conn, record_messages=self._record_messages)
+        except (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError) as exc:
+            # Connection-level failures only: a programming error must stay a 500 of its own.
+            raise _unavailable(exc) from exc
+
+    async def health(self) -> bool:
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+            return True
+        except Exception as exc:  # any failure means unhealthy; say why in the log
+            log.warning("database health check failed: %s", exc)
+            return False
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _unavailable(exc: BaseException) -> DependencyFailed:
+    log.error("database error: %s", exc)
+    return DependencyFailed(Dependency.DATABASE, "The database is unavailable")

@@ -1,0 +1,573 @@
+"""Repositories over one open transaction (SQLAlchemy Core, no ORM session)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import fields, is_dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from wschats.adapters.db import tables as t
+from wschats.domain.errors import BadRequest, Conflict
+from wschats.domain.messaging import MessagingCommand
+from wschats.domain.model import (
+    ChatsUser,
+    FileMetadata,
+    FileType,
+    Meeting,
+    MeetingType,
+    Participant,
+    Room,
+    RoomType,
+    RoomUserSettings,
+    Subscription,
+)
+from wschats.domain.time import utc_now
+
+
+def _room(row: Any) -> Room:
+    return Room(
+        id=row.id,
+        type=RoomType(row.type),
+        name=row.name,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        parent_id=row.parent_id,
+        rank=row.rank,
+        picture_updated_at=row.picture_updated_at,
+        meeting_id=row.meeting_id,
+    )
+
+
+def _room_values(room: Room) -> dict[str, Any]:
+    return {
+        "id": room.id,
+        "type": room.type.value,
+        "name": room.name,
+        "description": room.description,
+        "parent_id": room.parent_id,
+        "rank": room.rank,
+        "picture_updated_at": room.picture_updated_at,
+        "meeting_id": room.meeting_id,
+        "created_at": room.created_at,
+        "updated_at": room.updated_at,
+    }
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        room_id=row.room_id,
+        user_id=row.user_id,
+        owner=row.owner,
+        joined_at=row.joined_at,
+        ordinal=row.ordinal,
+    )
+
+
+def _settings(row: Any) -> RoomUserSettings:
+    return RoomUserSettings(
+        user_id=row.user_id,
+        room_id=row.room_id,
+        muted_until=row.muted_until,
+        cleared_at=row.cleared_at,
+        rank=row.rank,
+    )
+
+
+def _file(row: Any) -> FileMetadata:
+    return FileMetadata(
+        id=row.id,
+        type=FileType(row.type),
+        name=row.name,
+        size=row.size,
+        mime_type=row.mime_type,
+        user_id=row.user_id,
+        room_id=row.room_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        area=row.area,
+    )
+
+
+def one_to_one_key(user_a: UUID, user_b: UUID) -> str:
+    first, second = sorted((str(user_a), str(user_b)))
+    return f"{first}:{second}"
+
+
+class SqlRoomRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, room_id: UUID) -> Room | None:
+        row = (await self._conn.execute(select(t.room).where(t.room.c.id == room_id))).first()
+        return _room(row) if row else None
+
+    async def get_many(self, room_ids: Sequence[UUID]) -> list[Room]:
+        if not room_ids:
+            return []
+        rows = await self._conn.execute(
+            select(t.room).where(t.room.c.id.in_(room_ids)).order_by(t.room.c.created_at)
+        )
+        return [_room(r) for r in rows]
+
+    async def add(self, room: Room, *, one_to_one_pair: tuple[UUID, UUID] | None = None) -> None:
+        values = _room_values(room)
+        if one_to_one_pair is not None:
+            values["one_to_one_key"] = one_to_one_key(*one_to_one_pair)
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(insert(t.room).values(**values))
+        except IntegrityError as exc:
+            if one_to_one_pair is not None:
+                raise Conflict("A one-to-one room already exists for these users") from exc
+            raise
+
+    async def update(self, room: Room) -> None:
+        values = _room_values(room)
+        del values["id"]
+        await self._conn.execute(update(t.room).where(t.room.c.id == room.id).values(**values))
+
+    async def delete(self, room_id: UUID) -> None:
+        await self._conn.execute(delete(t.room).where(t.room.c.id == room_id))
+
+    async def list_top_level_for_user(self, user_id: UUID) -> list[Room]:
+        rows = await self._conn.execute(
+            select(t.room)
+            .join(t.subscription, t.subscription.c.room_id == t.room.c.id)
+            .where(t.subscription.c.user_id == user_id)
+            .where(t.room.c.type != RoomType.CHANNEL.value)
+            .order_by(t.room.c.created_at, t.room.c.id)
+        )
+        return [_room(r) for r in rows]
+
+    async def children_of(self, workspace_ids: Sequence[UUID]) -> dict[UUID, list[Room]]:
+        result: dict[UUID, list[Room]] = {w: [] for w in workspace_ids}
+        if not workspace_ids:
+            return result
+        rows = await self._conn.execute(
+            select(t.room)
+            .where(t.room.c.parent_id.in_(workspace_ids))
+            .order_by(t.room.c.rank, t.room.c.created_at, t.room.c.id)
+        )
+        for row in rows:
+            result[row.parent_id].append(_room(row))
+        return result
+
+    async def max_channel_rank(self, workspace_id: UUID) -> int:
+        value = await self._conn.scalar(
+            select(func.max(t.room.c.rank)).where(t.room.c.parent_id == workspace_id)
+        )
+        return int(value or 0)
+
+    async def find_one_to_one(self, user_a: UUID, user_b: UUID) -> Room | None:
+        row = (
+            await self._conn.execute(
+                select(t.room).where(t.room.c.one_to_one_key == one_to_one_key(user_a, user_b))
+            )
+        ).first()
+        return _room(row) if row else None
+
+
+class SqlSubscriptionRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def of_room(self, room_id: UUID) -> list[Subscription]:
+        rows = await self._conn.execute(
+            select(t.subscription)
+            .where(t.subscription.c.room_id == room_id)
+            .order_by(t.subscription.c.ordinal, t.subscription.c.joined_at)
+        )
+        return [_subscription(r) for r in rows]
+
+    async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]:
+        result: dict[UUID, list[Subscription]] = {r: [] for r in room_ids}
+        if not room_ids:
+            return result
+        rows = await self._conn.execute(
+            select(t.subscription)
+            .where(t.subscription.c.room_id.in_(room_ids))
+            .order_by(t.subscription.c.ordinal, t.subscription.c.joined_at)
+        )
+        for row in rows:
+            result[row.room_id].append(_subscription(row))
+        return result
+
+    async def add(self, subscription: Subscription) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(t.subscription).values(
+                        room_id=subscription.room_id,
+                        user_id=subscription.user_id,
+                        owner=subscription.owner,
+                        ordinal=subscription.ordinal,
+                        joined_at=subscription.joined_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise BadRequest(f"User {subscription.user_id} is already a member") from exc
+
+    async def add_many(self, subscriptions: Sequence[Subscription]) -> None:
+        if subscriptions:
+            await self._conn.execute(
+                insert(t.subscription),
+                [
+                    {
+                        "room_id": s.room_id,
+                        "user_id": s.user_id,
+                        "owner": s.owner,
+                        "ordinal": s.ordinal,
+                        "joined_at": s.joined_at,
+                    }
+                    for s in subscriptions
+                ],
+            )
+
+    async def remove(self, room_id: UUID, user_id: UUID) -> None:
+        await self._conn.execute(
+            delete(t.subscription).where(
+                and_(t.subscription.c.room_id == room_id, t.subscription.c.user_id == user_id)
+            )
+        )
+
+    async def set_owner(self, room_id: UUID, user_id: UUID, owner: bool) -> None:
+        await self._conn.execute(
+            update(t.subscription)
+            .where(and_(t.subscription.c.room_id == room_id, t.subscription.c.user_id == user_id))
+            .values(owner=owner)
+        )
+
+    async def contacts_of(self, user_id: UUID) -> list[UUID]:
+        mine = select(t.subscription.c.room_id).where(t.subscription.c.user_id == user_id)
+        rows = await self._conn.execute(
+            select(t.subscription.c.user_id)
+            .where(t.subscription.c.room_id.in_(mine))
+            .distinct()
+            .order_by(t.subscription.c.user_id)
+        )
+        return [r.user_id for r in rows]
+
+
+class SqlSettingsRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, user_id: UUID, room_id: UUID) -> RoomUserSettings | None:
+        row = (
+            await self._conn.execute(
+                select(t.room_user_settings).where(
+                    and_(
+                        t.room_user_settings.c.user_id == user_id,
+                        t.room_user_settings.c.room_id == room_id,
+                    )
+                )
+            )
+        ).first()
+        return _settings(row) if row else None
+
+    async def of_user(
+        self, user_id: UUID, room_ids: Sequence[UUID] | None = None
+    ) -> dict[UUID, RoomUserSettings]:
+        query = select(t.room_user_settings).where(t.room_user_settings.c.user_id == user_id)
+        if room_ids is not None:
+            if not room_ids:
+                return {}
+            query = query.where(t.room_user_settings.c.room_id.in_(room_ids))
+        rows = await self._conn.execute(query)
+        return {r.room_id: _settings(r) for r in rows}
+
+    async def save(self, settings: RoomUserSettings) -> None:
+        await self.save_many([settings])
+
+    async def save_many(self, settings: Sequence[RoomUserSettings]) -> None:
+        for item in settings:
+            values = {
+                "muted_until": item.muted_until,
+                "cleared_at": item.cleared_at,
+                "rank": item.rank,
+            }
+            result = await self._conn.execute(
+                update(t.room_user_settings)
+                .where(
+                    and_(
+                        t.room_user_settings.c.user_id == item.user_id,
+                        t.room_user_settings.c.room_id == item.room_id,
+                    )
+                )
+                .values(**values)
+            )
+            if result.rowcount == 0:
+                await self._conn.execute(
+                    insert(t.room_user_settings).values(
+                        user_id=item.user_id, room_id=item.room_id, **values
+                    )
+                )
+
+    async def delete(self, user_id: UUID, room_id: UUID) -> None:
+        await self._conn.execute(
+            delete(t.room_user_settings).where(
+                and_(
+                    t.room_user_settings.c.user_id == user_id,
+                    t.room_user_settings.c.room_id == room_id,
+                )
+            )
+        )
+
+    async def max_workspace_rank(self, user_id: UUID) -> int:
+        return (await self.max_workspace_ranks([user_id]))[user_id]
+
+    async def max_workspace_ranks(self, user_ids: Sequence[UUID]) -> dict[UUID, int]:
+        result = dict.fromkeys(user_ids, 0)
+        if not user_ids:
+            return result
+        rows = await self._conn.execute(
+            select(t.room_user_settings.c.user_id, func.max(t.room_user_settings.c.rank))
+            .join(t.room, t.room.c.id == t.room_user_settings.c.room_id)
+            .where(t.room.c.type == RoomType.WORKSPACE.value)
+            .where(t.room_user_settings.c.user_id.in_(user_ids))
+            .group_by(t.room_user_settings.c.user_id)
+        )
+        for user_id, rank in rows:
+            result[user_id] = int(rank or 0)
+        return result
+
+    async def workspace_ranks(self, user_id: UUID) -> dict[UUID, int]:
+        rows = await self._conn.execute(
+            select(t.room_user_settings.c.room_id, t.room_user_settings.c.rank).where(
+                and_(
+                    t.room_user_settings.c.user_id == user_id,
+                    t.room_user_settings.c.rank.is_not(None),
+                )
+            )
+        )
+        return {room_id: rank for room_id, rank in rows}
+
+
+class SqlFileRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, file_id: UUID) -> FileMetadata | None:
+        row = (
+            await self._conn.execute(select(t.file_metadata).where(t.file_metadata.c.id == file_id))
+        ).first()
+        return _file(row) if row else None
+
+    async def add(self, metadata: FileMetadata) -> None:
+        await self._conn.execute(insert(t.file_metadata).values(**_file_values(metadata)))
+
+    async def update(self, metadata: FileMetadata) -> None:
+        values = _file_values(metadata)
+        del values["id"]
+        await self._conn.execute(
+            update(t.file_metadata).where(t.file_metadata.c.id == metadata.id).values(**values)
+        )
+
+    async def delete(self, file_id: UUID) -> None:
+        await self._conn.execute(delete(t.file_metadata).where(t.file_metadata.c.id == file_id))
+
+    async def of_room(self, room_id: UUID, file_type: FileType) -> list[FileMetadata]:
+        rows = await self._conn.execute(
+            select(t.file_metadata).where(
+                and_(t.file_metadata.c.room_id == room_id, t.file_metadata.c.type == file_type.value)
+            )
+        )
+        return [_file(r) for r in rows]
+
+    async def user_avatar(self, user_id: UUID) -> FileMetadata | None:
+        row = (
+            await self._conn.execute(
+                select(t.file_metadata).where(
+                    and_(
+                        t.file_metadata.c.user_id == user_id,
+                        t.file_metadata.c.type == FileType.USER_AVATAR.value,
+                    )
+                )
+            )
+        ).first()
+        return _file(row) if row else None
+
+    async def page(
+        self, room_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[FileMetadata]:
+        c = t.file_metadata.c
+        query = select(t.file_metadata).where(
+            and_(c.room_id == room_id, c.type == FileType.ATTACHMENT.value)
+        )
+        if after is not None:
+            created_at, file_id = after
+            query = query.where(
+                or_(c.created_at < created_at, and_(c.created_at == created_at, c.id < file_id))
+            )
+        rows = await self._conn.execute(
+            query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        )
+        return [_file(r) for r in rows]
+
+    async def all_ids(self) -> list[UUID]:
+        return list((await self._conn.scalars(select(t.file_metadata.c.id))).all())
+
+
+def _file_values(metadata: FileMetadata) -> dict[str, Any]:
+    return {
+        "id": metadata.id,
+        "type": metadata.type.value,
+        "name": metadata.name,
+        "size": metadata.size,
+        "mime_type": metadata.mime_type,
+        "user_id": metadata.user_id,
+        "room_id": metadata.room_id,
+        "area": metadata.area,
+        "created_at": metadata.created_at,
+        "updated_at": metadata.updated_at,
+    }
+
+
+class SqlChatsUserRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, user_id: UUID) -> ChatsUser | None:
+        return (await self.get_many([user_id])).get(user_id)
+
+    async def get_many(self, user_ids: Sequence[UUID]) -> dict[UUID, ChatsUser]:
+        if not user_ids:
+            return {}
+        rows = await self._conn.execute(select(t.chats_user).where(t.chats_user.c.id.in_(user_ids)))
+        return {
+            r.id: ChatsUser(
+                id=r.id, picture_updated_at=r.picture_updated_at, status_message=r.status_message
+            )
+            for r in rows
+        }
+
+    async def save(self, user: ChatsUser) -> None:
+        now = utc_now()
+        values = {"picture_updated_at": user.picture_updated_at, "status_message": user.status_message}
+        result = await self._conn.execute(
+            update(t.chats_user).where(t.chats_user.c.id == user.id).values(updated_at=now, **values)
+        )
+        if result.rowcount == 0:
+            await self._conn.execute(
+                insert(t.chats_user).values(id=user.id, created_at=now, updated_at=now, **values)
+            )
+
+
+class SqlMeetingRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, meeting_id: UUID) -> Meeting | None:
+        found = await self._load(t.meeting.c.id == meeting_id)
+        return found[0] if found else None
+
+    async def of_room(self, room_id: UUID) -> Meeting | None:
+        found = await self._load(t.meeting.c.room_id == room_id)
+        return found[0] if found else None
+
+    async def of_rooms(self, room_ids: Sequence[UUID]) -> list[Meeting]:
+        if not room_ids:
+            return []
+        return await self._load(t.meeting.c.room_id.in_(room_ids))
+
+    async def _load(self, condition: Any) -> list[Meeting]:
+        rows = (
+            await self._conn.execute(
+                select(t.meeting).where(condition).order_by(t.meeting.c.created_at)
+            )
+        ).all()
+        meetings = {
+            r.id: Meeting(
+                id=r.id,
+                room_id=r.room_id,
+                name=r.name,
+                type=MeetingType(r.meeting_type),
+                created_at=r.created_at,
+                active=r.active,
+                started_at=r.started_at,
+            )
+            for r in rows
+        }
+        if meetings:
+            participants = await self._conn.execute(
+                select(t.participant)
+                .where(t.participant.c.meeting_id.in_(list(meetings)))
+                .order_by(t.participant.c.joined_at)
+            )
+            for p in participants:
+                meetings[p.meeting_id].participants.append(
+                    Participant(
+                        meeting_id=p.meeting_id,
+                        user_id=p.user_id,
+                        queue_id=p.queue_id,
+                        joined_at=p.joined_at,
+                        audio=p.audio_stream_on,
+                        video=p.video_stream_on,
+                        screen=p.screen_stream_on,
+                    )
+                )
+        return list(meetings.values())
+
+    async def add(self, meeting: Meeting) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    insert(t.meeting).values(
+                        id=meeting.id,
+                        room_id=meeting.room_id,
+                        name=meeting.name,
+                        meeting_type=meeting.type.value,
+                        active=meeting.active,
+                        started_at=meeting.started_at,
+                        created_at=meeting.created_at,
+                    )
+                )
+        except IntegrityError as exc:
+            raise Conflict("The room already has a meeting") from exc
+
+    async def delete(self, meeting_id: UUID) -> None:
+        await self._conn.execute(delete(t.meeting).where(t.meeting.c.id == meeting_id))
+
+
+class SqlOutbox:
+    """Records XMPP commands; `enabled=False` when no XMPP server is configured."""
+
+    def __init__(self, conn: AsyncConnection, enabled: bool) -> None:
+        self._conn = conn
+        self._enabled = enabled
+
+    async def add(self, command: MessagingCommand) -> None:
+        if not self._enabled:
+            return
+        now = utc_now()
+        await self._conn.execute(
+            insert(t.outbox).values(
+                room_key=str(command.room_id) if command.room_id else "",
+                kind=type(command).__name__,
+                payload=json.dumps(_jsonable(command)),
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+

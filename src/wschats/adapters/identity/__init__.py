@@ -1,0 +1,1 @@
+"""authentication_service / profiling_service adapters."""

@@ -1,0 +1,1 @@
+"""HTTP layer: translates requests to service calls and results to JSON. No business rules."""

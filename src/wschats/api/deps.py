@@ -1,0 +1,44 @@
+"""Request dependencies: the services container and the authenticated caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Path, Request
+
+from wschats.container import Container
+from wschats.domain.model import Principal
+
+AUTH_COOKIE = "ZM_AUTH_TOKEN"
+
+
+def container(request: Request) -> Container:
+    value = request.app.state.container
+    assert isinstance(value, Container)
+    return value
+
+
+def request_token(request: Request) -> str | None:
+    """The `ZM_AUTH_TOKEN` cookie (the original's clients) or an `Authorization: Bearer`."""
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(AUTH_COOKIE) or None
+
+
+async def principal(
+    request: Request, services: Annotated[Container, Depends(container)]
+) -> Principal:
+    return await services.auth.authenticate(request_token(request), request.headers.get("queue-id"))
+
+
+Services = Annotated[Container, Depends(container)]
+Caller = Annotated[Principal, Depends(principal)]
+
+RoomId = Annotated[UUID, Path(alias="roomId")]
+UserId = Annotated[UUID, Path(alias="userId")]
+WorkspaceId = Annotated[UUID, Path(alias="workspaceId")]
+FileId = Annotated[UUID, Path(alias="fileId")]
+MeetingId = Annotated[UUID, Path(alias="meetingId")]

@@ -1,0 +1,63 @@
+"""Request bodies of the contract. Unknown fields are refused; enums ignore case (D3)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from wschats.domain.model import MeetingType, RoomType
+
+E = TypeVar("E", bound=Enum)
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+RoomTypeField = Annotated[RoomType, BeforeValidator(_lower)]
+MeetingTypeField = Annotated[MeetingType, BeforeValidator(_lower)]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+
+class RoomCreationFields(RequestModel):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    description: str | None = Field(None, max_length=256)
+    type: RoomTypeField
+    parent_id: UUID | None = None
+    members_ids: list[UUID] | None = None
+
+
+class RoomEditableFields(RequestModel):
+    name: str | None = Field(None, min_length=1, max_length=128)
+    description: str | None = Field(None, max_length=256)
+
+
+class RoomRank(RequestModel):
+    room_id: UUID
+    rank: int
+
+
+class MemberToInsert(RequestModel):
+    user_id: UUID
+    owner: bool = False
+    history_cleared: bool = False  # the original failed with 500 when absent (decisions D4)
+
+
+class LoginRequest(RequestModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class MeetingCreation(RequestModel):
+    room_id: UUID
+    meeting_type: MeetingTypeField = MeetingType.PERMANENT
+    name: str | None = Field(None, max_length=128)
+    # The web client may send an expiration for scheduled meetings; it is accepted and unused.
+    expiration: str | None = None

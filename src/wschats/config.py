@@ -1,0 +1,84 @@
+"""Every setting of wschats, in one place. Environment variables use the prefix `WSC_`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wschats.domain.model import Capabilities
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WSC_", extra="ignore")
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = 10000
+    base_path: str = ""  # e.g. /services/chats: every path is also served under it
+    data_dir: Path = Path("./data")
+
+    # Database: a SQLite file in data_dir by default, or postgresql://...
+    database_url: str | None = None
+    database_pool_size: int = 10
+    database_timeout_seconds: float = 5.0
+
+    # Identity (built-in directory)
+    token_ttl_seconds: int = 30 * 24 * 3600
+    cookie_secure: bool = False
+
+    # Storage: local folder under data_dir by default, or s3://bucket
+    storage_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    max_attachment_size_mb: int = 100
+
+    # Previews
+    preview_workers: int = 2
+    preview_max_pixels: int = 50_000_000
+
+    # Events: in-process by default, or amqp://...
+    events_url: str | None = None
+    events_queue_size: int = 1000
+
+    # XMPP: none by default
+    xmpp: Literal["none", "ejabberd", "mongooseim"] = "none"
+    xmpp_url: str | None = None
+    xmpp_username: str | None = None
+    xmpp_password: str | None = None
+    xmpp_domain: str = "carbonio"
+
+    # Capabilities (original-behaviour §11)
+    can_see_message_reads: bool = True
+    can_see_users_presence: bool = True
+    can_video_call: bool = True
+    can_video_call_record: bool = True
+    can_use_virtual_background: bool = True
+    edit_message_time_limit_in_minutes: int = Field(10, ge=0)
+    delete_message_time_limit_in_minutes: int = Field(10, ge=0)
+    max_group_members: int = Field(128, ge=2)
+    max_room_image_size_in_kb: int = Field(512, ge=1)
+    max_user_image_size_in_kb: int = Field(512, ge=1)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'wschats.db').resolve()}"
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            can_see_message_reads=self.can_see_message_reads,
+            can_see_users_presence=self.can_see_users_presence,
+            can_video_call=self.can_video_call,
+            can_video_call_record=self.can_video_call_record,
+            can_use_virtual_background=self.can_use_virtual_background,
+            edit_message_time_limit_in_minutes=self.edit_message_time_limit_in_minutes,
+            delete_message_time_limit_in_minutes=self.delete_message_time_limit_in_minutes,
+            max_group_members=self.max_group_members,
+            max_room_image_size_in_kb=self.max_room_image_size_in_kb,
+            max_user_image_size_in_kb=self.max_user_image_size_in_kb,
+        )

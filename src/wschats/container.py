@@ -1,0 +1,36 @@
+"""The services of one running wschats, and the ports behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from wschats.config import Settings
+from wschats.ports import BlobStore, Database, EventDispatcher, IdentityService, UserDirectory
+from wschats.services.auth import AuthService
+from wschats.services.health import HealthService
+from wschats.services.meetings import MeetingService
+from wschats.services.members import MemberService
+from wschats.services.rooms import RoomService
+from wschats.services.users import UserService
+
+
+@dataclass
+class Container:
+    settings: Settings
+    database: Database
+    identity: IdentityService
+    directory: UserDirectory | None
+    events: EventDispatcher
+    blobs: BlobStore
+    auth: AuthService
+    rooms: RoomService
+    members: MemberService
+    users: UserService
+    meetings: MeetingService
+    health: HealthService
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for close in reversed(self.closers):
+            await close()

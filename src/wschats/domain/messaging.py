@@ -1,0 +1,119 @@
+"""What the chat (XMPP) server must be told, as data.
+
+Services record these commands in the same transaction as the change (an outbox); a message
+dispatcher adapter turns each into the XMPP server's own calls after commit
+(original-behaviour §8). Workspaces have no XMPP room; channels do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class MessagingCommand:
+    """Base: every command concerns one XMPP room (or, for contacts, a pair of users)."""
+
+    room_id: UUID | None
+
+
+@dataclass(frozen=True)
+class CreateRoom(MessagingCommand):
+    room_id: UUID
+    owner_id: UUID
+    member_ids: tuple[UUID, ...]  # every member but the owner, in member order
+
+
+@dataclass(frozen=True)
+class DeleteRoom(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+
+
+@dataclass(frozen=True)
+class AddRoomMember(MessagingCommand):
+    """Invite + `memberAdded` system message."""
+
+    room_id: UUID
+    sender_id: UUID
+    user_id: UUID
+
+
+@dataclass(frozen=True)
+class RemoveRoomMember(MessagingCommand):
+    """Kick + `memberRemoved` system message."""
+
+    room_id: UUID
+    sender_id: UUID
+    user_id: UUID
+
+
+@dataclass(frozen=True)
+class AddContacts(MessagingCommand):
+    """Mutual roster subscription of a one-to-one pair."""
+
+    room_id: UUID | None
+    user_a: UUID
+    user_b: UUID
+
+
+@dataclass(frozen=True)
+class RoomNameChanged(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+    name: str
+
+
+@dataclass(frozen=True)
+class RoomDescriptionChanged(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+    description: str
+
+
+@dataclass(frozen=True)
+class RoomPictureUpdated(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+    picture_id: UUID
+    picture_name: str
+
+
+@dataclass(frozen=True)
+class RoomPictureDeleted(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+
+
+@dataclass(frozen=True)
+class AttachmentAdded(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+    attachment_id: UUID
+    file_name: str
+    mime_type: str
+    size: int
+    area: str | None = None
+    message_id: str | None = None
+    reply_id: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ForwardedAttachment:
+    attachment_id: UUID
+    file_name: str
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class ForwardMessage(MessagingCommand):
+    room_id: UUID
+    sender_id: UUID
+    original_message: str  # the XML of the message being forwarded, as the client sent it
+    original_sent_at: datetime | None
+    description: str = ""
+    attachment: ForwardedAttachment | None = None

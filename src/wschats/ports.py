@@ -1,0 +1,260 @@
+"""The ports the services depend on (architecture.md). Adapters implement them.
+
+Every port that /health reports has `health()`; none of these raises for an expected absence
+(they return None / False); a dependency that fails raises `DependencyFailed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from uuid import UUID
+
+from wschats.domain.events import Delivery
+from wschats.domain.messaging import MessagingCommand
+from wschats.domain.model import (
+    ChatsUser,
+    FileMetadata,
+    FileType,
+    Meeting,
+    Room,
+    RoomUserSettings,
+    Subscription,
+    UserProfile,
+    UserType,
+)
+from wschats.domain.previews import PreviewRequest, Rendered
+
+# ---------------------------------------------------------------- database (unit of work)
+
+
+class RoomRepository(Protocol):
+    async def get(self, room_id: UUID) -> Room | None: ...
+    async def get_many(self, room_ids: Sequence[UUID]) -> list[Room]: ...
+    async def add(self, room: Room, *, one_to_one_pair: tuple[UUID, UUID] | None = None) -> None:
+        """Raises `Conflict` if a one-to-one room already exists for that pair."""
+    async def update(self, room: Room) -> None: ...
+    async def delete(self, room_id: UUID) -> None:
+        """Cascades to subscriptions, settings and child channels."""
+    async def list_top_level_for_user(self, user_id: UUID) -> list[Room]:
+        """Every non-channel room the user is subscribed to, by creation time."""
+    async def children_of(self, workspace_ids: Sequence[UUID]) -> dict[UUID, list[Room]]:
+        """Channels of each workspace, by rank."""
+    async def max_channel_rank(self, workspace_id: UUID) -> int: ...
+    async def find_one_to_one(self, user_a: UUID, user_b: UUID) -> Room | None: ...
+
+
+class SubscriptionRepository(Protocol):
+    async def of_room(self, room_id: UUID) -> list[Subscription]:
+        """In member order."""
+    async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]: ...
+    async def add(self, subscription: Subscription) -> None:
+        """Raises `BadRequest` if the user is already a member."""
+    async def add_many(self, subscriptions: Sequence[Subscription]) -> None: ...
+    async def remove(self, room_id: UUID, user_id: UUID) -> None: ...
+    async def set_owner(self, room_id: UUID, user_id: UUID, owner: bool) -> None: ...
+    async def contacts_of(self, user_id: UUID) -> list[UUID]:
+        """Distinct members of every room the user is subscribed to."""
+
+
+class SettingsRepository(Protocol):
+    async def get(self, user_id: UUID, room_id: UUID) -> RoomUserSettings | None: ...
+    async def of_user(
+        self, user_id: UUID, room_ids: Sequence[UUID] | None = None
+    ) -> dict[UUID, RoomUserSettings]: ...
+    async def save(self, settings: RoomUserSettings) -> None:
+        """Insert or update."""
+    async def save_many(self, settings: Sequence[RoomUserSettings]) -> None: ...
+    async def delete(self, user_id: UUID, room_id: UUID) -> None: ...
+    async def max_workspace_rank(self, user_id: UUID) -> int:
+        """Highest rank among the user's workspaces, 0 if none."""
+    async def max_workspace_ranks(self, user_ids: Sequence[UUID]) -> dict[UUID, int]: ...
+    async def workspace_ranks(self, user_id: UUID) -> dict[UUID, int]:
+        """The user's workspaces (settings rows with a rank) and their ranks."""
+
+
+class FileRepository(Protocol):
+    async def get(self, file_id: UUID) -> FileMetadata | None: ...
+    async def add(self, metadata: FileMetadata) -> None: ...
+    async def update(self, metadata: FileMetadata) -> None: ...
+    async def delete(self, file_id: UUID) -> None: ...
+    async def of_room(self, room_id: UUID, file_type: FileType) -> list[FileMetadata]: ...
+    async def user_avatar(self, user_id: UUID) -> FileMetadata | None: ...
+    async def page(
+        self,
+        room_id: UUID,
+        limit: int,
+        after: tuple[datetime, UUID] | None,
+    ) -> list[FileMetadata]:
+        """Attachments by (createdAt desc, id desc), strictly after the cursor."""
+    async def all_ids(self) -> list[UUID]: ...
+
+
+class ChatsUserRepository(Protocol):
+    async def get(self, user_id: UUID) -> ChatsUser | None: ...
+    async def get_many(self, user_ids: Sequence[UUID]) -> dict[UUID, ChatsUser]: ...
+    async def save(self, user: ChatsUser) -> None: ...
+
+
+class MeetingRepository(Protocol):
+    async def get(self, meeting_id: UUID) -> Meeting | None: ...
+    async def of_room(self, room_id: UUID) -> Meeting | None: ...
+    async def of_rooms(self, room_ids: Sequence[UUID]) -> list[Meeting]: ...
+    async def add(self, meeting: Meeting) -> None:
+        """Raises `Conflict` if the room already has a meeting."""
+    async def delete(self, meeting_id: UUID) -> None: ...
+
+
+class Outbox(Protocol):
+    """XMPP commands recorded in the transaction of the change they belong to."""
+
+    async def add(self, command: MessagingCommand) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    rooms: RoomRepository
+    members: SubscriptionRepository
+    settings: SettingsRepository
+    files: FileRepository
+    chats_users: ChatsUserRepository
+    meetings: MeetingRepository
+    outbox: Outbox
+
+    async def lock_room(self, room_id: UUID) -> None:
+        """Serialise writers of one room (member counts, channel ranks) until commit."""
+    async def lock_user(self, user_id: UUID) -> None:
+        """Serialise writers of one user's workspace ranks until commit."""
+    async def commit(self) -> None: ...
+
+
+class Database(Protocol):
+    def unit_of_work(self, *, write: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A transaction; rolled back unless `commit()` is called."""
+    async def health(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- identity
+
+
+class IdentityService(Protocol):
+    """authentication_service + profiling_service."""
+
+    async def authenticate(self, token: str) -> UserProfile | None:
+        """The token's user, or None for an unknown, expired, revoked or disabled one."""
+    async def get_user(self, user_id: UUID, *, token: str) -> UserProfile | None: ...
+    async def get_users(self, user_ids: Sequence[str], *, token: str) -> list[UserProfile]:
+        """Known users among `user_ids`, in the order asked; unknown ones are left out."""
+    async def health(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class NewUser:
+    email: str
+    name: str
+    id: UUID | None = None
+    type: UserType = UserType.INTERNAL
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    id: UUID
+    email: str
+    name: str
+    type: UserType
+    disabled: bool
+    has_password: bool
+
+
+class UserDirectory(Protocol):
+    """Administration of the built-in users and tokens (decisions D2)."""
+
+    async def add_users(
+        self, users: Sequence[NewUser], on_progress: Callable[[int], None] | None = None
+    ) -> list[UUID]:
+        """All or none; raises `BadRequest` naming the offending entry.
+
+        `on_progress(n)` is called as each entry is prepared (password hashing is slow).
+        """
+    async def list_users(self) -> list[DirectoryEntry]: ...
+    async def find(self, *, email: str | None = None, user_id: UUID | None = None) -> (
+        DirectoryEntry | None
+    ): ...
+    async def disable(self, user_id: UUID) -> None: ...
+    async def issue_token(self, user_id: UUID, ttl_seconds: int) -> str: ...
+    async def revoke_token(self, token: str) -> bool: ...
+    async def check_password(self, email: str, password: str) -> UUID | None:
+        """The user's id if the password matches (constant time whatever the outcome)."""
+
+
+# ---------------------------------------------------------------- files
+
+
+class BlobStore(Protocol):
+    """storage_service. Keys are derived from server-generated ids only."""
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store the stream under `key` atomically; returns the byte count.
+
+        If the stream raises or storage fails, nothing is left under `key` and the
+        exception propagates (a storage failure as `DependencyFailed`).
+        """
+    def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The bytes [start, end) of the blob. Raises `NotFound` if it does not exist."""
+    async def size(self, key: str) -> int | None: ...
+    async def delete(self, key: str) -> None:
+        """Idempotent."""
+    async def delete_prefix(self, prefix: str) -> None: ...
+    async def copy(self, source: str, target: str) -> None: ...
+    def keys(self, prefix: str = "") -> AsyncIterator[str]: ...
+    def local_path(self, key: str) -> AbstractAsyncContextManager[Path]:
+        """A local file with the blob's bytes, valid inside the context (previews)."""
+    async def health(self) -> bool: ...
+
+
+class Previewer(Protocol):
+    """previewer_service."""
+
+    async def render(self, request: PreviewRequest, source: Path) -> Rendered:
+        """Raises `BadRequest` for undecodable or out-of-bounds input."""
+    async def health(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- realtime and messaging
+
+
+class EventStream(Protocol):
+    """The events of one user for one websocket connection, as JSON texts."""
+
+    queue_id: UUID
+
+    async def next(self) -> str: ...
+    async def close(self) -> None: ...
+
+
+class EventDispatcher(Protocol):
+    """event_dispatcher. Publishing is best-effort: it never raises."""
+
+    async def publish(self, deliveries: Sequence[Delivery]) -> None: ...
+    async def subscribe(self, user_id: UUID, queue_id: UUID) -> EventStream: ...
+    async def health(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class MessageDispatcher(Protocol):
+    """xmpp_server."""
+
+    async def deliver(self, command: MessagingCommand) -> None:
+        """Carry out one command; raises `DependencyFailed` if the server failed."""
+    async def health(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,87 @@
+"""The meetings subset (decisions D9): a room's meeting record, without media."""
+
+from __future__ import annotations
+
+import uuid
+from uuid import UUID
+
+from wschats.domain.errors import NotFound
+from wschats.domain.events import MeetingCreated, MeetingDeleted
+from wschats.domain.model import Meeting, MeetingType, Principal, RoomType
+from wschats.ports import BlobStore, Clock, Database, EventDispatcher
+from wschats.services.common import AfterCommit, load_access
+
+
+class MeetingService:
+    def __init__(
+        self, database: Database, events: EventDispatcher, blobs: BlobStore, clock: Clock
+    ) -> None:
+        self._db = database
+        self._events = events
+        self._blobs = blobs
+        self._clock = clock
+
+    async def list_meetings(self, caller: Principal) -> list[Meeting]:
+        async with self._db.unit_of_work() as uow:
+            rooms = await uow.rooms.list_top_level_for_user(caller.user_id)
+            workspaces = [r.id for r in rooms if r.type is RoomType.WORKSPACE]
+            channels = await uow.rooms.children_of(workspaces)
+            ids = [r.id for r in rooms] + [c.id for cs in channels.values() for c in cs]
+            return await uow.meetings.of_rooms(ids)
+
+    async def get_meeting(self, caller: Principal, meeting_id: UUID) -> Meeting:
+        async with self._db.unit_of_work() as uow:
+            meeting = await uow.meetings.get(meeting_id)
+            if meeting is None:
+                raise NotFound(f"Meeting {meeting_id} not found")
+            await load_access(uow, meeting.room_id, caller.user_id)
+        return meeting
+
+    async def meeting_of_room(self, caller: Principal, room_id: UUID) -> Meeting:
+        async with self._db.unit_of_work() as uow:
+            await load_access(uow, room_id, caller.user_id)
+            meeting = await uow.meetings.of_room(room_id)
+        if meeting is None:
+            raise NotFound(f"Room {room_id} has no meeting")
+        return meeting
+
+    async def create_meeting(
+        self, caller: Principal, room_id: UUID, meeting_type: MeetingType, name: str | None
+    ) -> Meeting:
+        now = self._clock.now()
+        after = AfterCommit()
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.lock_room(room_id)
+            access = await load_access(uow, room_id, caller.user_id)
+            meeting = Meeting(
+                id=uuid.uuid4(),
+                room_id=room_id,
+                name=name or "",
+                type=meeting_type,
+                created_at=now,
+            )
+            await uow.meetings.add(meeting)
+            access.room.meeting_id = meeting.id
+            await uow.rooms.update(access.room)
+            await uow.commit()
+        after.notify(
+            MeetingCreated(sent_date=now, meeting_id=meeting.id, room_id=room_id),
+            access.member_ids,
+        )
+        await after.run(self._events, self._blobs)
+        return meeting
+
+    async def delete_meeting(self, caller: Principal, meeting_id: UUID) -> None:
+        now = self._clock.now()
+        after = AfterCommit()
+        async with self._db.unit_of_work(write=True) as uow:
+            meeting = await uow.meetings.get(meeting_id)
+            if meeting is None:
+                raise NotFound(f"Meeting {meeting_id} not found")
+            access = await load_access(uow, meeting.room_id, caller.user_id, as_owner=True)
+            await uow.meetings.delete(meeting_id)
+            access.room.meeting_id = None
+            await uow.rooms.update(access.room)
+            await uow.commit()
+        after.notify(MeetingDeleted(sent_date=now, meeting_id=meeting_id), access.member_ids)
+        await after.run(self._events, self._blobs)

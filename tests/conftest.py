@@ -1,0 +1,228 @@
+"""Shared fixtures: the app on SQLite and on PostgreSQL, users with tokens, event capture.
+
+Every API test runs against both databases (the `backend` parameter). Every response that
+goes through `api` is checked against the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI
+
+from tests.contract import operation_for, validate_http_response
+from wschats.adapters.db.migrate import upgrade
+from wschats.adapters.db.tables import metadata
+from wschats.app import create_app
+from wschats.config import Settings
+from wschats.container import Container
+from wschats.ports import EventStream, NewUser
+
+PG_ADMIN_URL = os.environ.get("WSC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin_execute(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL) as conn:
+        conn.autocommit = True
+        conn.execute(sql)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    name = f"wsc_test_{uuid.uuid4().hex[:12]}"
+    _pg_admin_execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        _pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url_for(backend: str, request: pytest.FixtureRequest, tmp: Path) -> str:
+    if backend == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp / 'wschats.db'}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def settings(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    url = database_url_for(backend, request, data_dir)
+    upgrade(url)
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        max_group_members=6,
+        base_path="/services/chats",
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def container(app: FastAPI) -> Container:
+    value = app.state.container
+    assert isinstance(value, Container)
+    return value
+
+
+@pytest_asyncio.fixture(loop_scope="session", autouse=False)
+async def clean(container: Container) -> AsyncIterator[None]:
+    yield
+    # Empty every table after a test so the next starts from nothing.
+    engine = container.database.engine  # type: ignore[attr-defined]
+    async with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(table.delete())
+
+
+@dataclass
+class User:
+    id: uuid.UUID
+    email: str
+    name: str
+    token: str
+
+
+class Api:
+    """An HTTP client that checks every contract response against the contract."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        user: User | None = None,
+        *,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if user is not None:
+            all_headers.setdefault("Cookie", f"ZM_AUTH_TOKEN={user.token}")
+        if json_body is not None:
+            kwargs["content"] = json.dumps(json_body)
+            all_headers.setdefault("Content-Type", "application/json")
+        self.client.cookies.clear()
+        response = await self.client.request(method, path, headers=all_headers, **kwargs)
+        if _in_contract(method, response.request.url.path):
+            validate_http_response(response)
+        return response
+
+    async def get(self, path: str, user: User | None = None, **kw: Any) -> httpx.Response:
+        return await self.request("GET", path, user, **kw)
+
+    async def post(self, path: str, user: User | None = None, **kw: Any) -> httpx.Response:
+        return await self.request("POST", path, user, **kw)
+
+    async def put(self, path: str, user: User | None = None, **kw: Any) -> httpx.Response:
+        return await self.request("PUT", path, user, **kw)
+
+    async def delete(self, path: str, user: User | None = None, **kw: Any) -> httpx.Response:
+        return await self.request("DELETE", path, user, **kw)
+
+
+def _in_contract(method: str, path: str) -> bool:
+    try:
+        operation_for(method, path)
+    except AssertionError:
+        return False
+    return True
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(app: FastAPI, clean: None) -> AsyncIterator[Api]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield Api(client)
+
+
+@dataclass
+class Users:
+    container: Container
+    created: list[User] = field(default_factory=list)
+
+    async def new(self, name: str | None = None) -> User:
+        name = name or f"user{len(self.created) + 1}"
+        email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
+        directory = self.container.directory
+        assert directory is not None
+        (user_id,) = await directory.add_users([NewUser(email=email, name=name.title())])
+        token = await directory.issue_token(user_id, 3600)
+        user = User(id=user_id, email=email, name=name.title(), token=token)
+        self.created.append(user)
+        return user
+
+    async def many(self, count: int) -> list[User]:
+        return [await self.new() for _ in range(count)]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def users(container: Container, clean: None) -> Users:
+    return Users(container)
+
+
+class EventCapture:
+    """Subscribes users to the event dispatcher and collects what reaches each of them."""
+
+    def __init__(self, container: Container) -> None:
+        self._container = container
+        self._streams: dict[uuid.UUID, EventStream] = {}
+
+    async def watch(self, *people: User) -> None:
+        for person in people:
+            self._streams[person.id] = await self._container.events.subscribe(
+                person.id, uuid.uuid4()
+            )
+
+    async def received(self, person: User, settle: float = 0.05) -> list[dict[str, Any]]:
+        """Everything delivered to `person` so far (waits briefly for stragglers)."""
+        stream = self._streams[person.id]
+        found: list[dict[str, Any]] = []
+        while True:
+            try:
+                found.append(json.loads(await asyncio.wait_for(stream.next(), settle)))
+            except TimeoutError:
+                return found
+
+    async def types(self, person: User) -> list[str]:
+        return [e["type"] for e in await self.received(person)]
+
+    async def close(self) -> None:
+        for stream in self._streams.values():
+            await stream.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def events(container: Container) -> AsyncIterator[EventCapture]:
+    capture = EventCapture(container)
+    yield capture
+    await capture.close()
