@@ -18,7 +18,7 @@ from wschats.adapters.events.inprocess import InProcessEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.api.errors import install_error_handlers
 from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
-from wschats.api.routes import register_routes
+from wschats.api.routing import register_routes
 from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency

@@ -92,7 +92,9 @@ def user() -> None:
 @click.option("--name", required=True)
 @click.option("--id", "user_id", type=click.UUID, default=None)
 @click.option(
-    "--type", "user_type", type=click.Choice(["internal", "guest"], case_sensitive=False),
+    "--type",
+    "user_type",
+    type=click.Choice(["internal", "guest"], case_sensitive=False),
     default="internal",
 )
 @click.option("--password", default=None)
@@ -116,9 +118,7 @@ def user_import(file: Path) -> None:
     settings = _settings()
     entries = _read_entries(file)
     _migrate(settings)
-    with click.progressbar(
-        length=len(entries), label="importing users", file=sys.stderr
-    ) as bar:
+    with click.progressbar(length=len(entries), label="importing users", file=sys.stderr) as bar:
         ids = _run(settings, lambda d: d.add_users(entries, on_progress=bar.update))
     click.echo(f"imported {len(ids)} users")
 

@@ -21,6 +21,7 @@ from wschats.domain.model import (
     FileMetadata,
     FileType,
     Meeting,
+    MemberRef,
     Room,
     RoomUserSettings,
     Subscription,
@@ -37,13 +38,17 @@ class RoomRepository(Protocol):
     async def get_many(self, room_ids: Sequence[UUID]) -> list[Room]: ...
     async def add(self, room: Room, *, one_to_one_pair: tuple[UUID, UUID] | None = None) -> None:
         """Raises `Conflict` if a one-to-one room already exists for that pair."""
+
     async def update(self, room: Room) -> None: ...
     async def delete(self, room_id: UUID) -> None:
         """Cascades to subscriptions, settings and child channels."""
+
     async def list_top_level_for_user(self, user_id: UUID) -> list[Room]:
         """Every non-channel room the user is subscribed to, by creation time."""
+
     async def children_of(self, workspace_ids: Sequence[UUID]) -> dict[UUID, list[Room]]:
         """Channels of each workspace, by rank."""
+
     async def max_channel_rank(self, workspace_id: UUID) -> int: ...
     async def find_one_to_one(self, user_a: UUID, user_b: UUID) -> Room | None: ...
 
@@ -51,9 +56,13 @@ class RoomRepository(Protocol):
 class SubscriptionRepository(Protocol):
     async def of_room(self, room_id: UUID) -> list[Subscription]:
         """In member order."""
+
     async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]: ...
+    async def of_rooms_of_user(self, user_id: UUID) -> dict[UUID, list[MemberRef]]:
+        """Members of every room the user is subscribed to, in member order."""
     async def add(self, subscription: Subscription) -> None:
         """Raises `BadRequest` if the user is already a member."""
+
     async def add_many(self, subscriptions: Sequence[Subscription]) -> None: ...
     async def remove(self, room_id: UUID, user_id: UUID) -> None: ...
     async def set_owner(self, room_id: UUID, user_id: UUID, owner: bool) -> None: ...
@@ -68,10 +77,12 @@ class SettingsRepository(Protocol):
     ) -> dict[UUID, RoomUserSettings]: ...
     async def save(self, settings: RoomUserSettings) -> None:
         """Insert or update."""
+
     async def save_many(self, settings: Sequence[RoomUserSettings]) -> None: ...
     async def delete(self, user_id: UUID, room_id: UUID) -> None: ...
     async def max_workspace_rank(self, user_id: UUID) -> int:
         """Highest rank among the user's workspaces, 0 if none."""
+
     async def max_workspace_ranks(self, user_ids: Sequence[UUID]) -> dict[UUID, int]: ...
     async def workspace_ranks(self, user_id: UUID) -> dict[UUID, int]:
         """The user's workspaces (settings rows with a rank) and their ranks."""
@@ -91,6 +102,7 @@ class FileRepository(Protocol):
         after: tuple[datetime, UUID] | None,
     ) -> list[FileMetadata]:
         """Attachments by (createdAt desc, id desc), strictly after the cursor."""
+
     async def all_ids(self) -> list[UUID]: ...
 
 
@@ -106,6 +118,7 @@ class MeetingRepository(Protocol):
     async def of_rooms(self, room_ids: Sequence[UUID]) -> list[Meeting]: ...
     async def add(self, meeting: Meeting) -> None:
         """Raises `Conflict` if the room already has a meeting."""
+
     async def delete(self, meeting_id: UUID) -> None: ...
 
 
@@ -116,24 +129,34 @@ class Outbox(Protocol):
 
 
 class UnitOfWork(Protocol):
-    rooms: RoomRepository
-    members: SubscriptionRepository
-    settings: SettingsRepository
-    files: FileRepository
-    chats_users: ChatsUserRepository
-    meetings: MeetingRepository
-    outbox: Outbox
+    @property
+    def rooms(self) -> RoomRepository: ...
+    @property
+    def members(self) -> SubscriptionRepository: ...
+    @property
+    def settings(self) -> SettingsRepository: ...
+    @property
+    def files(self) -> FileRepository: ...
+    @property
+    def chats_users(self) -> ChatsUserRepository: ...
+    @property
+    def meetings(self) -> MeetingRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def lock_room(self, room_id: UUID) -> None:
         """Serialise writers of one room (member counts, channel ranks) until commit."""
+
     async def lock_user(self, user_id: UUID) -> None:
         """Serialise writers of one user's workspace ranks until commit."""
+
     async def commit(self) -> None: ...
 
 
 class Database(Protocol):
     def unit_of_work(self, *, write: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """A transaction; rolled back unless `commit()` is called."""
+
     async def health(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -146,9 +169,11 @@ class IdentityService(Protocol):
 
     async def authenticate(self, token: str) -> UserProfile | None:
         """The token's user, or None for an unknown, expired, revoked or disabled one."""
+
     async def get_user(self, user_id: UUID, *, token: str) -> UserProfile | None: ...
     async def get_users(self, user_ids: Sequence[str], *, token: str) -> list[UserProfile]:
         """Known users among `user_ids`, in the order asked; unknown ones are left out."""
+
     async def health(self) -> bool: ...
 
 
@@ -181,10 +206,11 @@ class UserDirectory(Protocol):
 
         `on_progress(n)` is called as each entry is prepared (password hashing is slow).
         """
+
     async def list_users(self) -> list[DirectoryEntry]: ...
-    async def find(self, *, email: str | None = None, user_id: UUID | None = None) -> (
-        DirectoryEntry | None
-    ): ...
+    async def find(
+        self, *, email: str | None = None, user_id: UUID | None = None
+    ) -> DirectoryEntry | None: ...
     async def disable(self, user_id: UUID) -> None: ...
     async def issue_token(self, user_id: UUID, ttl_seconds: int) -> str: ...
     async def revoke_token(self, token: str) -> bool: ...
@@ -204,16 +230,20 @@ class BlobStore(Protocol):
         If the stream raises or storage fails, nothing is left under `key` and the
         exception propagates (a storage failure as `DependencyFailed`).
         """
+
     def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """The bytes [start, end) of the blob. Raises `NotFound` if it does not exist."""
+
     async def size(self, key: str) -> int | None: ...
     async def delete(self, key: str) -> None:
         """Idempotent."""
+
     async def delete_prefix(self, prefix: str) -> None: ...
     async def copy(self, source: str, target: str) -> None: ...
     def keys(self, prefix: str = "") -> AsyncIterator[str]: ...
     def local_path(self, key: str) -> AbstractAsyncContextManager[Path]:
         """A local file with the blob's bytes, valid inside the context (previews)."""
+
     async def health(self) -> bool: ...
 
 
@@ -222,6 +252,7 @@ class Previewer(Protocol):
 
     async def render(self, request: PreviewRequest, source: Path) -> Rendered:
         """Raises `BadRequest` for undecodable or out-of-bounds input."""
+
     async def health(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -252,6 +283,7 @@ class MessageDispatcher(Protocol):
 
     async def deliver(self, command: MessagingCommand) -> None:
         """Carry out one command; raises `DependencyFailed` if the server failed."""
+
     async def health(self) -> bool: ...
     async def close(self) -> None: ...
 

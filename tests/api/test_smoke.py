@@ -22,7 +22,12 @@ async def test_create_and_list_group(api: Api, users: Users) -> None:
     created = await api.post(
         "/rooms",
         alice,
-        json_body={"name": "g", "description": "d", "type": "group", "membersIds": [str(bob.id), str(carol.id)]},
+        json_body={
+            "name": "g",
+            "description": "d",
+            "type": "group",
+            "membersIds": [str(bob.id), str(carol.id)],
+        },
     )
     assert created.status_code == 201, created.text
     listed = await api.get("/rooms?extraFields=members&extraFields=settings", bob)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from wschats.domain.model import Capabilities, Meeting
@@ -16,7 +16,7 @@ class JsonResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return orjson.dumps(content)
 
 
 def _compact(values: dict[str, Any]) -> dict[str, Any]:

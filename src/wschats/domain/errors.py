@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
 class DomainError(Exception):
@@ -37,7 +37,7 @@ class PayloadTooLarge(DomainError):
     pass
 
 
-class Dependency(str, Enum):
+class Dependency(StrEnum):
     """The dependencies /health reports, in the original's order."""
 
     DATABASE = "database"

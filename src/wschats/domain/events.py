@@ -163,4 +163,3 @@ class Delivery:
     @classmethod
     def to(cls, event: DomainEvent, recipients: Iterable[UUID]) -> Delivery:
         return cls(event, tuple(dict.fromkeys(recipients)))
-

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
+from typing import NamedTuple
 from uuid import UUID
 
 # "Muted forever", as the original stores it.
 MUTED_FOREVER = datetime(1, 1, 1, tzinfo=UTC)
 
 
-class RoomType(str, Enum):
+class RoomType(StrEnum):
     GROUP = "group"
     ONE_TO_ONE = "one_to_one"
     WORKSPACE = "workspace"
@@ -19,18 +20,18 @@ class RoomType(str, Enum):
     TEMPORARY = "temporary"
 
 
-class UserType(str, Enum):
+class UserType(StrEnum):
     INTERNAL = "internal"
     GUEST = "guest"
 
 
-class FileType(str, Enum):
+class FileType(StrEnum):
     ATTACHMENT = "attachment"
     ROOM_AVATAR = "room_avatar"
     USER_AVATAR = "user_avatar"
 
 
-class MeetingType(str, Enum):
+class MeetingType(StrEnum):
     PERMANENT = "permanent"
     SCHEDULED = "scheduled"
 
@@ -56,6 +57,13 @@ class Subscription:
     owner: bool
     joined_at: datetime
     ordinal: int = 0  # position in the member list (creation order)
+
+
+class MemberRef(NamedTuple):
+    """A member as room listings show it (cheaper to load than a Subscription)."""
+
+    user_id: UUID
+    owner: bool
 
 
 @dataclass

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from wschats.domain.errors import BadRequest
 
 
-class PreviewKind(str, Enum):
+class PreviewKind(StrEnum):
     IMAGE_PREVIEW = "image_preview"
     IMAGE_THUMBNAIL = "image_thumbnail"
     PDF_PREVIEW = "pdf_preview"
     PDF_THUMBNAIL = "pdf_thumbnail"
 
 
-class Quality(str, Enum):
+class Quality(StrEnum):
     LOWEST = "lowest"
     LOW = "low"
     MEDIUM = "medium"
@@ -24,14 +24,14 @@ class Quality(str, Enum):
     HIGHEST = "highest"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     JPEG = "jpeg"
     PNG = "png"
     GIF = "gif"
     WEBP = "webp"
 
 
-class Shape(str, Enum):
+class Shape(StrEnum):
     RECTANGULAR = "rectangular"
     ROUNDED = "rounded"
 

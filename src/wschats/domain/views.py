@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from wschats.domain.model import (
     ChatsUser,
+    MemberRef,
     Room,
     RoomType,
     RoomUserSettings,
@@ -20,7 +22,7 @@ from wschats.domain.model import (
 class RoomView:
     room: Room
     rank: int | None
-    members: list[Subscription] | None = None
+    members: Sequence[Subscription | MemberRef] | None = None
     settings: RoomUserSettings | None = None  # rendered only when include_settings
     include_settings: bool = False
     children: list[RoomView] | None = None
@@ -29,7 +31,7 @@ class RoomView:
 def room_view(
     room: Room,
     *,
-    members: list[Subscription] | None,
+    members: Sequence[Subscription | MemberRef] | None,
     settings: dict[UUID, RoomUserSettings] | None,
     children: list[Room] | None = None,
 ) -> RoomView:
@@ -70,4 +72,3 @@ class MemberView:
 class UserView:
     profile: UserProfile
     chats: ChatsUser | None
-

@@ -4,6 +4,7 @@ room-deletion cascade (used by room delete and by the last member leaving)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -51,15 +52,11 @@ class AfterCommit:
         # The database is the source of truth: a blob left behind by a failure here is an
         # orphan that `wschats storage check --repair` removes; it is never a dangling row.
         for key in self.blob_keys:
-            try:
+            with suppress(Exception):
                 await blobs.delete(key)
-            except Exception:  # noqa: BLE001 - logged by the adapter; the commit stands
-                pass
         for prefix in self.preview_prefixes:
-            try:
+            with suppress(Exception):
                 await blobs.delete_prefix(prefix)
-            except Exception:  # noqa: BLE001
-                pass
         if self.deliveries:
             await events.publish(self.deliveries)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from wschats.domain.errors import Dependency
 
 Probe = Callable[[], Awaitable[bool]]
 
 
-class HealthStatus(str, Enum):
+class HealthStatus(StrEnum):
     OK = "ok"
     WARN = "warn"
     ERROR = "error"
@@ -45,5 +45,5 @@ class HealthService:
         try:
             async with asyncio.timeout(self._timeout):
                 return await probe()
-        except Exception:  # noqa: BLE001 - a probe that fails or hangs means unhealthy
+        except Exception:
             return False

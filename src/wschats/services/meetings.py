@@ -78,7 +78,8 @@ class MeetingService:
             meeting = await uow.meetings.get(meeting_id)
             if meeting is None:
                 raise NotFound(f"Meeting {meeting_id} not found")
-            access = await load_access(uow, meeting.room_id, caller.user_id, as_owner=True)
+            # Any member may delete, as in the original meeting API (not only owners).
+            access = await load_access(uow, meeting.room_id, caller.user_id)
             await uow.meetings.delete(meeting_id)
             access.room.meeting_id = None
             await uow.rooms.update(access.room)

@@ -171,7 +171,5 @@ class MemberService:
             await uow.members.set_owner(room_id, user_id, owner)
             await uow.commit()
         event_type = RoomOwnerPromoted if owner else RoomOwnerDemoted
-        after.notify(
-            event_type(sent_date=now, room_id=room_id, user_id=user_id), access.member_ids
-        )
+        after.notify(event_type(sent_date=now, room_id=room_id, user_id=user_id), access.member_ids)
         await after.run(self._events, self._blobs)

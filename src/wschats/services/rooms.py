@@ -85,10 +85,9 @@ class RoomService:
         """
         async with self._db.unit_of_work() as uow:
             rooms = await uow.rooms.list_top_level_for_user(caller.user_id)
-            ids = [r.id for r in rooms]
             workspaces = [r.id for r in rooms if r.type is RoomType.WORKSPACE]
             children = await uow.rooms.children_of(workspaces)
-            members = await uow.members.of_rooms(ids) if with_members else {}
+            members = await uow.members.of_rooms_of_user(caller.user_id) if with_members else {}
             if with_settings:
                 settings = await uow.settings.of_user(caller.user_id)
             else:
@@ -98,7 +97,7 @@ class RoomService:
         for room in rooms:
             view = room_view(
                 room,
-                members=members.get(room.id) if with_members else None,
+                members=members.get(room.id, []) if with_members else None,
                 settings=settings,
                 children=children.get(room.id),
             )
@@ -129,9 +128,10 @@ class RoomService:
         after = AfterCommit()
         async with self._db.unit_of_work(write=True) as uow:
             parent: Room | None = None
-            if new.type is RoomType.ONE_TO_ONE:
-                if await uow.rooms.find_one_to_one(caller.user_id, new.member_ids[0]):
-                    raise Conflict("A one-to-one room already exists for these users")
+            if new.type is RoomType.ONE_TO_ONE and await uow.rooms.find_one_to_one(
+                caller.user_id, new.member_ids[0]
+            ):
+                raise Conflict("A one-to-one room already exists for these users")
             if new.type is RoomType.CHANNEL:
                 assert new.parent_id is not None
                 access = await load_access(uow, new.parent_id, caller.user_id, as_owner=True)
@@ -236,9 +236,7 @@ class RoomService:
             return
         found = {
             u.id
-            for u in await self._identity.get_users(
-                [str(u) for u in user_ids], token=caller.token
-            )
+            for u in await self._identity.get_users([str(u) for u in user_ids], token=caller.token)
         }
         for user_id in user_ids:
             if user_id not in found:

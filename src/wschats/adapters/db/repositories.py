@@ -22,6 +22,7 @@ from wschats.domain.model import (
     FileType,
     Meeting,
     MeetingType,
+    MemberRef,
     Participant,
     Room,
     RoomType,
@@ -198,6 +199,19 @@ class SqlSubscriptionRepository:
         )
         for row in rows:
             result[row.room_id].append(_subscription(row))
+        return result
+
+    async def of_rooms_of_user(self, user_id: UUID) -> dict[UUID, list[MemberRef]]:
+        # A subquery rather than a list of ids: one bound parameter and a cached statement.
+        mine = select(t.subscription.c.room_id).where(t.subscription.c.user_id == user_id)
+        rows = await self._conn.execute(
+            select(t.subscription.c.room_id, t.subscription.c.user_id, t.subscription.c.owner)
+            .where(t.subscription.c.room_id.in_(mine.scalar_subquery()))
+            .order_by(t.subscription.c.ordinal, t.subscription.c.joined_at)
+        )
+        result: dict[UUID, list[MemberRef]] = {}
+        for room_id, member_id, owner in rows:
+            result.setdefault(room_id, []).append(MemberRef(member_id, owner))
         return result
 
     async def add(self, subscription: Subscription) -> None:
@@ -377,7 +391,9 @@ class SqlFileRepository:
     async def of_room(self, room_id: UUID, file_type: FileType) -> list[FileMetadata]:
         rows = await self._conn.execute(
             select(t.file_metadata).where(
-                and_(t.file_metadata.c.room_id == room_id, t.file_metadata.c.type == file_type.value)
+                and_(
+                    t.file_metadata.c.room_id == room_id, t.file_metadata.c.type == file_type.value
+                )
             )
         )
         return [_file(r) for r in rows]
@@ -451,9 +467,14 @@ class SqlChatsUserRepository:
 
     async def save(self, user: ChatsUser) -> None:
         now = utc_now()
-        values = {"picture_updated_at": user.picture_updated_at, "status_message": user.status_message}
+        values = {
+            "picture_updated_at": user.picture_updated_at,
+            "status_message": user.status_message,
+        }
         result = await self._conn.execute(
-            update(t.chats_user).where(t.chats_user.c.id == user.id).values(updated_at=now, **values)
+            update(t.chats_user)
+            .where(t.chats_user.c.id == user.id)
+            .values(updated_at=now, **values)
         )
         if result.rowcount == 0:
             await self._conn.execute(
@@ -570,4 +591,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_jsonable(v) for v in value]
     return value
-

@@ -185,9 +185,7 @@ directory_token = Table(
     "directory_token",
     metadata,
     Column("token_hash", String(64), primary_key=True),  # sha256 hex: tokens are not stored
-    Column(
-        "user_id", Uuid, ForeignKey("directory_user.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("user_id", Uuid, ForeignKey("directory_user.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),

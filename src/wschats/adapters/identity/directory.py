@@ -7,6 +7,7 @@ hashed with argon2.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -30,8 +31,13 @@ from wschats.ports import DirectoryEntry, NewUser
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _hasher = PasswordHasher()
-# Verified when the email is unknown, so a login takes as long whether or not the user exists.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so a login takes as long whether or not the user
+    exists. Made on first use: hashing is slow, and every CLI command imports this module."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def token_hash(token: str) -> str:
@@ -222,16 +228,16 @@ class DirectoryIdentity:
                     )
                 )
             ).first()
-        stored = row.password_hash if row is not None and row.password_hash else _DUMMY_HASH
+        stored = row.password_hash if row is not None and row.password_hash else None
         matches = await asyncio.to_thread(_verify, stored, password)
         if row is None or row.disabled or not row.password_hash or not matches:
             return None
         return UUID(str(row.id))
 
 
-def _verify(stored: str, password: str) -> bool:
+def _verify(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored, password)
+        return _hasher.verify(stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -26,9 +26,7 @@ async def insert_room_member(
     return JsonResponse(member_json(member), status_code=201)
 
 
-@router.delete(
-    "/rooms/{roomId}/members/{userId}", operation_id="deleteRoomMember", status_code=204
-)
+@router.delete("/rooms/{roomId}/members/{userId}", operation_id="deleteRoomMember", status_code=204)
 async def delete_room_member(
     room_id: RoomId, user_id: UserId, caller: Caller, services: Services
 ) -> Response:

@@ -57,9 +57,7 @@ async def insert_room(body: RoomCreationFields, caller: Caller, services: Servic
 
 
 @router.get("/rooms/{roomId}", operation_id="getRoom")
-async def get_room(
-    room_id: RoomId, caller: Caller, services: Services
-) -> Response:
+async def get_room(room_id: RoomId, caller: Caller, services: Services) -> Response:
     return JsonResponse(room_json(await services.rooms.get_room(caller, room_id)))
 
 
@@ -77,33 +75,25 @@ async def update_room(
 
 
 @router.delete("/rooms/{roomId}", operation_id="deleteRoom", status_code=204)
-async def delete_room(
-    room_id: RoomId, caller: Caller, services: Services
-) -> Response:
+async def delete_room(room_id: RoomId, caller: Caller, services: Services) -> Response:
     await services.rooms.delete_room(caller, room_id)
     return Response(status_code=204)
 
 
 @router.put("/rooms/{roomId}/mute", operation_id="muteRoom", status_code=204)
-async def mute_room(
-    room_id: RoomId, caller: Caller, services: Services
-) -> Response:
+async def mute_room(room_id: RoomId, caller: Caller, services: Services) -> Response:
     await services.rooms.mute(caller, room_id, muted=True)
     return Response(status_code=204)
 
 
 @router.delete("/rooms/{roomId}/mute", operation_id="unmuteRoom", status_code=204)
-async def unmute_room(
-    room_id: RoomId, caller: Caller, services: Services
-) -> Response:
+async def unmute_room(room_id: RoomId, caller: Caller, services: Services) -> Response:
     await services.rooms.mute(caller, room_id, muted=False)
     return Response(status_code=204)
 
 
 @router.put("/rooms/{roomId}/clear", operation_id="clearRoomHistory")
-async def clear_room_history(
-    room_id: RoomId, caller: Caller, services: Services
-) -> Response:
+async def clear_room_history(room_id: RoomId, caller: Caller, services: Services) -> Response:
     cleared_at = await services.rooms.clear_history(caller, room_id)
     return JsonResponse({"clearedAt": format_datetime(cleared_at)})
 

@@ -1,0 +1,165 @@
+"""Benchmark: GET /rooms?extraFields=members&extraFields=settings for a user in 100 rooms of 10.
+
+Runs a real `wschats serve` process (one worker) on SQLite and on PostgreSQL, and in the same
+run a bare FastAPI endpoint that returns a JSON body of the same size; prints requests/s,
+p50/p99 and the ratio. Also counts the SQL statements one listing costs at 10 and at 100 rooms
+(they must be equal).
+
+    .venv/bin/python bench/rooms_list.py [--requests 2000] [--concurrency 8] [--pg-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import BIN, free_port, load, process
+from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.migrate import upgrade
+from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.app import create_app
+from wschats.config import Settings
+from wschats.ports import NewUser
+
+QUERY = "/rooms?extraFields=members&extraFields=settings"
+
+
+async def seed(database_url: str, rooms: int, members: int) -> tuple[str, list[str]]:
+    """Users through the directory, rooms through the HTTP API (in-process app)."""
+    upgrade(database_url)
+    database = SqlDatabase(database_url)
+    directory = DirectoryIdentity(database)
+    tag = uuid.uuid4().hex[:8]
+    ids = await directory.add_users(
+        [NewUser(email=f"u{i}-{tag}@bench.io", name=f"User {i}") for i in range(members)]
+    )
+    token = await directory.issue_token(ids[0], 3600)
+    await database.close()
+
+    settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp()))
+    app = create_app(settings)
+    headers = {"Authorization": f"Bearer {token}"}
+    room_ids = []
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            for i in range(rooms):
+                created = await client.post(
+                    "/rooms",
+                    headers=headers,
+                    json={
+                        "type": "group",
+                        "name": f"room {i}",
+                        "description": "benchmark room",
+                        "membersIds": [str(u) for u in ids[1:]],
+                    },
+                )
+                assert created.status_code == 201, created.text
+                room_id = created.json()["id"]
+                room_ids.append(room_id)
+                if i % 2:
+                    await client.put(f"/rooms/{room_id}/mute", headers=headers)
+                if i % 3 == 0:
+                    await client.put(f"/rooms/{room_id}/clear", headers=headers)
+    return token, room_ids
+
+
+async def statements_per_listing(database_url: str, token: str) -> int:
+    """SQL statements executed by one listing, authentication included."""
+    settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp()))
+    app = create_app(settings)
+    count = 0
+    async with app.router.lifespan_context(app):
+        engine = app.state.container.database.engine
+
+        def counter(*_: Any) -> None:
+            nonlocal count
+            count += 1
+
+        event.listen(engine.sync_engine, "before_cursor_execute", counter)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+            response = await client.get(QUERY, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200
+    return count
+
+
+async def run_backend(label: str, database_url: str, args: argparse.Namespace) -> float:
+    small_token, _ = await seed(database_url, 10, 10)
+    small_statements = await statements_per_listing(database_url, small_token)
+    token, _ = await seed(database_url, args.rooms, 10)
+    statements = await statements_per_listing(database_url, token)
+    print(
+        f"[{label}] SQL statements per listing: 10 rooms: {small_statements}, "
+        f"{args.rooms} rooms: {statements}"
+    )
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {"WSC_DATABASE_URL": database_url, "WSC_DATA_DIR": tempfile.mkdtemp()}
+    headers = {"Authorization": f"Bearer {token}"}
+    with process([str(BIN / "wschats"), "serve", "--port", str(port)], env, base, "/health/live"):
+        async with httpx.AsyncClient() as client:
+            body = (await client.get(base + QUERY, headers=headers)).content
+        result = await load(
+            base + QUERY, headers=headers, total=args.requests, concurrency=args.concurrency
+        )
+    print(f"[{label}] response body: {len(body)} bytes")
+    print(result.line(f"[{label}] wschats GET /rooms"))
+
+    body_file = Path(tempfile.mkdtemp()) / "body.json"
+    body_file.write_bytes(body)
+    bare_port = free_port()
+    bare = f"http://127.0.0.1:{bare_port}"
+    uvicorn_args = [
+        str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+        "bare_app:app", "--port", str(bare_port), "--log-level", "warning",
+    ]  # fmt: skip
+    with process(uvicorn_args, {"BARE_BODY_FILE": str(body_file)}, bare, "/rooms"):
+        baseline = await load(
+            bare + "/rooms", headers={}, total=args.requests, concurrency=args.concurrency
+        )
+    print(baseline.line(f"[{label}] bare FastAPI"))
+    ratio = result.rps / baseline.rps
+    print(f"[{label}] throughput ratio wschats/bare: {ratio:.2f} (target >= 0.30)")
+    return ratio
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument(
+        "--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="an admin URL; a scratch database is created and dropped",
+    )  # fmt: skip
+    args = parser.parse_args()
+
+    sqlite_url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+    await run_backend("sqlite", sqlite_url, args)
+
+    import psycopg
+
+    name = f"wsc_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    try:
+        await run_backend("postgres", args.pg_url.rsplit("/", 1)[0] + f"/{name}", args)
+    finally:
+        with psycopg.connect(args.pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

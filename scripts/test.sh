@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs wschats with its test dependencies into .venv and runs every check:
+# ruff (lint + format), mypy (strict), and the whole pytest suite.
+# Needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672 (.ci/run starts them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+
+echo "== ruff"
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest -p no:cacheprovider "$@"

@@ -1,0 +1,57 @@
+"""The entry points that run inside the preview worker processes.
+
+Everything here is top-level and picklable, and only two kinds of exception cross the
+process boundary: `BadRequest` (the file's fault) and `RenderError` (ours), both
+rebuilt from a single message on the other side.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from wschats.domain.errors import BadRequest
+from wschats.domain.previews import PreviewKind, PreviewRequest, Rendered
+
+_log = logging.getLogger(__name__)
+
+# Imported by the workers only (the server process needs no Pillow or PDFium); the pool
+# preloads them so a new worker does not pay for the import on its first file.
+RENDERING_MODULES = ("wschats.adapters.preview.images", "wschats.adapters.preview.pdfs")
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+@dataclass(frozen=True)
+class RenderLimits:
+    # Decoded pixels of a source image, and pixels of any output or rasterised page.
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+class RenderError(Exception):
+    """An unexpected failure inside a worker, carried back as text."""
+
+
+def render_file(request: PreviewRequest, source: Path, limits: RenderLimits) -> Rendered:
+    from wschats.adapters.preview.images import render_image
+    from wschats.adapters.preview.pdfs import extract_pages, render_first_page
+
+    try:
+        if request.kind is PreviewKind.PDF_PREVIEW:
+            return extract_pages(request, source)
+        if request.kind is PreviewKind.PDF_THUMBNAIL:
+            return render_first_page(request, source, limits.max_pixels)
+        with source.open("rb") as file:
+            return render_image(request, file, limits.max_pixels)
+    except BadRequest:
+        raise
+    except Exception as exc:
+        # Third-party exceptions may not survive pickling; keep the text, log the trace here.
+        _log.exception("preview of %s failed", source)
+        raise RenderError(f"{type(exc).__name__}: {exc}") from None
+
+
+def ping() -> bool:
+    """A round trip through the pool, for health checks."""
+    return True
