@@ -60,6 +60,7 @@ class SubscriptionRepository(Protocol):
     async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]: ...
     async def of_rooms_of_user(self, user_id: UUID) -> dict[UUID, list[MemberRef]]:
         """Members of every room the user is subscribed to, in member order."""
+
     async def add(self, subscription: Subscription) -> None:
         """Raises `BadRequest` if the user is already a member."""
 
@@ -260,12 +261,22 @@ class Previewer(Protocol):
 # ---------------------------------------------------------------- realtime and messaging
 
 
+class StreamClosedError(Exception):
+    """`EventStream.next()` on a stream that has ended: its connection should end too."""
+
+
+class StreamOverflowError(StreamClosedError):
+    """The stream ended because its reader fell too far behind."""
+
+
 class EventStream(Protocol):
     """The events of one user for one websocket connection, as JSON texts."""
 
     queue_id: UUID
 
-    async def next(self) -> str: ...
+    async def next(self) -> str:
+        """The next event text; raises `StreamClosedError` once the stream has ended."""
+
     async def close(self) -> None: ...
 
 

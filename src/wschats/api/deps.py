@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Path, Request
+from starlette.requests import HTTPConnection
 
 from wschats.container import Container
 from wschats.domain.model import Principal
@@ -19,7 +20,7 @@ def container(request: Request) -> Container:
     return value
 
 
-def request_token(request: Request) -> str | None:
+def request_token(request: HTTPConnection) -> str | None:
     """The `ZM_AUTH_TOKEN` cookie (the original's clients) or an `Authorization: Bearer`."""
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")

@@ -1,0 +1,70 @@
+"""The `\\uXXXX` text encoding shared by the chat server's stanzas and the upload headers.
+
+The original writes user text into stanzas as `\\u` + 4 lowercase hex digits per UTF-16 code
+unit (original-behaviour §0.7); clients send the `fileName` and `description` upload headers
+the same way. Characters outside the BMP travel as surrogate pairs (decisions D5).
+"""
+
+from __future__ import annotations
+
+import re
+
+from wschats.domain.errors import BadRequest
+
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_ESCAPE_START = "\\u"
+
+
+def encode_text(text: str) -> str:
+    """Every UTF-16 code unit of `text` as `\\u` + 4 lowercase hex digits."""
+    units = text.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+
+
+def decode_header(value: str, *, field: str = "header value") -> str:
+    """Decode a `fileName`/`description` header (decisions D5).
+
+    `\\uXXXX` escapes are decoded, with surrogate pairs joined into one character; text
+    outside escapes is kept as it is, so a value with no escapes is returned unchanged.
+    A malformed escape (`\\u12`, `\\uZZZZ`, a trailing `\\u`) or an unpaired surrogate gives
+    `BadRequest("Unable to decode the <field>")`.
+    """
+    if _ESCAPE_START not in value:
+        return _checked(value, field)
+    parts: list[str] = []
+    units = bytearray()  # consecutive escapes, decoded together so surrogate pairs join
+    position = 0
+    while position < len(value):
+        start = value.find(_ESCAPE_START, position)
+        if start != position:
+            if units:
+                parts.append(_decode_units(units, field))
+                units.clear()
+            end = len(value) if start == -1 else start
+            parts.append(value[position:end])
+            position = end
+            continue
+        match = _ESCAPE.match(value, position)
+        if match is None:
+            raise BadRequest(f"Unable to decode the {field}")
+        units += bytes.fromhex(match.group(1))
+        position = match.end()
+    if units:
+        parts.append(_decode_units(units, field))
+    return _checked("".join(parts), field)
+
+
+def _decode_units(units: bytearray, field: str) -> str:
+    try:
+        return units.decode("utf-16-be")
+    except UnicodeDecodeError:
+        raise BadRequest(f"Unable to decode the {field}") from None
+
+
+def _checked(text: str, field: str) -> str:
+    """Refuse unpaired surrogates however they got in (they cannot be stored or sent)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"Unable to decode the {field}") from None
+    return text

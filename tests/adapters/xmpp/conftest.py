@@ -1,0 +1,116 @@
+"""Fixtures for the ejabberd tests: the private instance of scripts/ejabberd.sh, its admin API,
+registered users and logged-in XMPP clients.
+
+The instance is started if it is not answering and left running (another test run may be
+using it; `scripts/ejabberd.sh stop` stops it). Every test uses fresh random ids, so state left
+by earlier tests or runs does not matter.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from tests.adapters.xmpp.xmpp_client import XmppUser
+from wschats.adapters.xmpp import EjabberdMessageDispatcher
+
+SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "ejabberd.sh"
+HOST = "carbonio"
+MUC = "muclight.carbonio"
+
+
+@dataclass(frozen=True)
+class Ejabberd:
+    api_url: str
+    c2s_port: int
+
+
+@pytest.fixture(scope="session")
+def ejabberd() -> Ejabberd:
+    http_port = int(os.environ.get("WSC_EJABBERD_HTTP_PORT", "15280"))
+    c2s_port = int(os.environ.get("WSC_EJABBERD_C2S_PORT", "15222"))
+    # Bounded: the first run may install the package (about 20 s measured).
+    started = subprocess.run(
+        [str(SCRIPT), "start"], capture_output=True, text=True, timeout=900, check=False
+    )
+    assert started.returncode == 0, f"ejabberd did not start:\n{started.stdout}{started.stderr}"
+    return Ejabberd(api_url=f"http://127.0.0.1:{http_port}/api", c2s_port=c2s_port)
+
+
+class AdminApi:
+    """Direct mod_http_api calls, to arrange tests and to check the server's state."""
+
+    def __init__(self, api_url: str) -> None:
+        self._client = httpx.AsyncClient(base_url=api_url + "/", timeout=10)
+
+    async def __call__(self, command: str, **body: Any) -> Any:
+        response = await self._client.post(command, json=body)
+        return response.status_code, response.json()
+
+    async def ok(self, command: str, **body: Any) -> Any:
+        status, result = await self(command, **body)
+        assert status == 200, f"{command}: {status} {result}"
+        return result
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+@pytest.fixture
+async def admin(ejabberd: Ejabberd) -> AsyncIterator[AdminApi]:
+    api = AdminApi(ejabberd.api_url)
+    yield api
+    await api.close()
+
+
+@pytest.fixture
+async def dispatcher(ejabberd: Ejabberd) -> AsyncIterator[EjabberdMessageDispatcher]:
+    dispatcher = EjabberdMessageDispatcher(ejabberd.api_url, host=HOST, timeout=5)
+    yield dispatcher
+    await dispatcher.close()
+
+
+@dataclass(frozen=True)
+class User:
+    id: UUID
+    password: str
+
+    @property
+    def jid(self) -> str:
+        return f"{self.id}@{HOST}"
+
+
+@pytest.fixture
+def new_user(admin: AdminApi) -> Callable[[], Awaitable[User]]:
+    """A user registered with a known password, so a client can log in as them."""
+
+    async def create() -> User:
+        user = User(uuid4(), secrets.token_urlsafe(12))
+        await admin.ok("register", user=str(user.id), host=HOST, password=user.password)
+        return user
+
+    return create
+
+
+@pytest.fixture
+async def login(ejabberd: Ejabberd) -> AsyncIterator[Callable[[User], Awaitable[XmppUser]]]:
+    clients: list[XmppUser] = []
+
+    async def connect(user: User) -> XmppUser:
+        client = XmppUser(user.jid, user.password, ejabberd.c2s_port)
+        clients.append(client)
+        await client.login()
+        return client
+
+    yield connect
+    for client in clients:
+        await client.close()

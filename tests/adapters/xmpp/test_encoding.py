@@ -1,0 +1,68 @@
+"""The `\\uXXXX` encoding of stanza text and the decoding of upload headers (decisions D5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wschats.adapters.xmpp.encoding import decode_header, encode_text
+from wschats.domain.errors import BadRequest
+
+
+def test_every_character_becomes_a_lowercase_escape() -> None:
+    assert encode_text("peanuts.jpg") == (
+        "\\u0070\\u0065\\u0061\\u006e\\u0075\\u0074\\u0073\\u002e\\u006a\\u0070\\u0067"
+    )
+
+
+def test_special_characters_and_newlines_are_encoded_as_the_original_did() -> None:
+    assert encode_text("àèéìòù&") == "\\u00e0\\u00e8\\u00e9\\u00ec\\u00f2\\u00f9\\u0026"
+    assert encode_text("a\nb") == "\\u0061\\u000a\\u0062"
+
+
+def test_emoji_become_surrogate_pairs_instead_of_question_marks() -> None:
+    assert encode_text("😀") == "\\ud83d\\ude00"
+    assert encode_text("ok 👍🏽") == "\\u006f\\u006b\\u0020\\ud83d\\udc4d\\ud83c\\udffd"
+
+
+def test_empty_text_stays_empty() -> None:
+    assert encode_text("") == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["peanuts.jpg", "àèéìòù&", "rapport final (v2).pdf", "😀 smile.png", "日本語.txt", "a\\b"],
+)
+def test_encoded_header_decodes_back_to_the_text(text: str) -> None:
+    assert decode_header(encode_text(text)) == text
+
+
+def test_uppercase_hex_digits_are_accepted() -> None:
+    assert decode_header("\\u00E9\\uD83D\\uDE00") == "é😀"
+
+
+def test_values_without_escapes_are_taken_as_they_are() -> None:
+    assert decode_header("test.txt") == "test.txt"
+    assert decode_header("C:\\temp\\x.txt") == "C:\\temp\\x.txt"
+    assert decode_header("") == ""
+
+
+def test_escapes_and_plain_text_can_be_mixed() -> None:
+    assert decode_header("caf\\u00e9 menu.pdf") == "café menu.pdf"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\\u12", "\\uZZZZ", "\\u", "abc\\u", "\\u00e9\\u12.txt", "\\u00g1"],
+)
+def test_malformed_escapes_are_rejected(value: str) -> None:
+    with pytest.raises(BadRequest, match="Unable to decode the file name"):
+        decode_header(value, field="file name")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["\\ud83d", "\\ude00", "\\ud83dx\\ude00", "\\ud83d\\u0041", "\\ude00\\ud83d"],
+)
+def test_lone_surrogates_are_rejected(value: str) -> None:
+    with pytest.raises(BadRequest, match="Unable to decode the description"):
+        decode_header(value, field="description")
