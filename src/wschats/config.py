@@ -35,11 +35,13 @@ class Settings(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     s3_region: str = "us-east-1"
+    s3_create_bucket: bool = False
     max_attachment_size_mb: int = 100
 
     # Previews
     preview_workers: int = 2
     preview_max_pixels: int = 50_000_000
+    preview_timeout_seconds: float = 60.0
 
     # Events: in-process by default, or amqp://...
     events_url: str | None = None
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     xmpp_username: str | None = None
     xmpp_password: str | None = None
     xmpp_domain: str = "carbonio"
+    xmpp_muc_service: str | None = None  # ejabberd: default muclight.<domain>
+    xmpp_timeout_seconds: float = 5.0
 
     # Capabilities (original-behaviour §11)
     can_see_message_reads: bool = True

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from wschats.config import Settings
-from wschats.ports import BlobStore, Database, EventDispatcher, IdentityService, UserDirectory
+from wschats.ports import (
+    BlobStore,
+    Database,
+    EventDispatcher,
+    IdentityService,
+    MessageDispatcher,
+    Previewer,
+    UserDirectory,
+)
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService
 from wschats.services.meetings import MeetingService
@@ -23,6 +31,8 @@ class Container:
     directory: UserDirectory | None
     events: EventDispatcher
     blobs: BlobStore
+    previewer: Previewer
+    messaging: MessageDispatcher | None
     auth: AuthService
     rooms: RoomService
     members: MemberService

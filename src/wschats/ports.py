@@ -246,6 +246,7 @@ class BlobStore(Protocol):
         """A local file with the blob's bytes, valid inside the context (previews)."""
 
     async def health(self) -> bool: ...
+    async def close(self) -> None: ...
 
 
 class Previewer(Protocol):

@@ -14,6 +14,7 @@ async def test_health_lists_embedded_dependencies(api: Api) -> None:
         "profiling_service",
         "event_dispatcher",
         "storage_service",
+        "previewer_service",
     ]
 
 

@@ -1,0 +1,168 @@
+"""Files driven from worker threads, so blob adapters never block the event loop on disk I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+# Temp files of unfinished writes; no key segment starts with a dot, so none is a key.
+TEMP_PREFIX = ".tmp-"
+
+_T = TypeVar("_T")
+
+
+class ThreadFile:
+    """A file used only from worker threads, one operation at a time.
+
+    A cancelled `await` does not stop its worker thread: the lock makes the clean-up wait for
+    an abandoned read or write instead of closing the file under it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.file: BinaryIO | None = None
+
+    async def _run(self, operation: Callable[[], _T]) -> _T:
+        def locked() -> _T:
+            with self._lock:
+                return operation()
+
+        return await asyncio.to_thread(locked)
+
+    def _close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def _opened(self) -> BinaryIO:
+        if self.file is None:
+            raise ValueError("file is closed")  # only reached by an abandoned operation
+        return self.file
+
+
+class Reader(ThreadFile):
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._path = path
+
+    async def open(self, start: int) -> None:
+        def open_at() -> None:
+            file = self._path.open("rb")
+            self.file = file
+            file.seek(start)
+
+        await self._run(open_at)
+
+    async def read(self, size: int) -> bytes:
+        return await self._run(lambda: self._opened().read(size))
+
+    async def close(self) -> None:
+        await self._run(self._close)
+
+
+class PendingFile(ThreadFile):
+    """A temp file beside `target` that becomes `target` on commit, or vanishes on discard."""
+
+    def __init__(self, target: Path) -> None:
+        super().__init__()
+        self._target = target
+        self._temp: Path | None = None
+        self._committed = False
+        self._discarded = False
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    async def write(self, data: bytes) -> None:
+        await self._run(lambda: self._opened().write(data))
+
+    async def commit(self) -> None:
+        await self._run(self._commit)
+
+    async def discard(self) -> None:
+        await self._run(self._discard)
+
+    def _open(self) -> None:
+        if self._discarded:
+            return
+        directory = self._target.parent
+        for attempt in range(3):
+            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+                break
+            except FileNotFoundError:
+                # A concurrent delete_prefix removed the (empty) directory just after mkdir.
+                if attempt == 2:
+                    raise
+        self._temp = Path(name)
+        self.file = os.fdopen(fd, "wb")
+
+    def _commit(self) -> None:
+        if self._discarded or self._temp is None:
+            raise ValueError("pending file was discarded")
+        file = self._opened()
+        file.flush()
+        os.fsync(file.fileno())
+        self._close()
+        os.replace(self._temp, self._target)
+        self._committed = True
+        fsync_directory(self._target.parent)
+
+    def _discard(self) -> None:
+        self._discarded = True
+        self._close()
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+        if self._committed:
+            # The rename happened but the put still failed (a cancel during commit, a failed
+            # directory fsync): the caller treats the blob as absent, so it must be.
+            self._target.unlink(missing_ok=True)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ScratchFile(ThreadFile):
+    """A private temp file in `directory` (a download for a reader that needs a path)."""
+
+    def __init__(self, directory: Path | None, suffix: str) -> None:
+        super().__init__()
+        self._directory = directory
+        self._suffix = suffix
+        self.path: Path | None = None
+
+    async def open(self) -> Path:
+        def create() -> Path:
+            fd, name = tempfile.mkstemp(
+                prefix="wschats-blob-", suffix=self._suffix, dir=self._directory
+            )
+            self.path = Path(name)
+            self.file = os.fdopen(fd, "wb")
+            return self.path
+
+        return await self._run(create)
+
+    async def write(self, data: bytes) -> None:
+        await self._run(lambda: self._opened().write(data))
+
+    async def close(self) -> None:
+        await self._run(self._close)
+
+    async def remove(self) -> None:
+        def close_and_unlink() -> None:
+            self._close()
+            if self.path is not None:
+                self.path.unlink(missing_ok=True)
+
+        await self._run(close_and_unlink)

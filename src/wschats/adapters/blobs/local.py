@@ -1,0 +1,279 @@
+"""storage_service on the local file system: the embedded default (architecture.md).
+
+Every blocking call runs in a worker thread, so a slow disk never stalls the event loop.
+Writes go to a `.tmp-<random>` file beside the target, are fsynced and renamed into place, so
+a crash leaves either the old state or the new one, plus at most a temp file that
+`sweep_temp_files` (called by `start`) removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import tempfile
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
+
+from wschats.adapters.blobs.files import TEMP_PREFIX, PendingFile, Reader
+from wschats.adapters.blobs.keys import (
+    InvalidKeyError,
+    check_key,
+    check_prefix,
+    check_range,
+    is_key_segment,
+)
+from wschats.domain.errors import Dependency, DependencyFailed, NotFound
+
+READ_CHUNK = 256 * 1024
+# Incoming chunks are gathered up to this size so a stream of small chunks does not cost one
+# thread hop per chunk.
+WRITE_BUFFER = 1024 * 1024
+HEALTH_TIMEOUT_S = 5.0
+DEFAULT_TEMP_MAX_AGE_S = 3600.0
+
+_MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+
+@contextmanager
+def _storage_errors(action: str, key: str) -> Iterator[None]:
+    """File-system failures become `DependencyFailed`; the path stays out of the message."""
+    try:
+        yield
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DependencyFailed(Dependency.STORAGE, f"could not {action} {key}: {reason}") from error
+
+
+def _scan(directory: Path) -> list[tuple[str, bool]]:
+    """(name, is_directory) of the blob entries of `directory`, in S3 listing order.
+
+    A directory sorts as `name/`, so a depth-first walk yields keys in the same byte order as
+    an S3 listing. Temp files and anything that is not a valid key segment are left out.
+    """
+    try:
+        with os.scandir(directory) as entries:
+            found = [
+                (entry.name, entry.is_dir(follow_symlinks=False))
+                for entry in entries
+                if is_key_segment(entry.name)
+                and (entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False))
+            ]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(found, key=lambda item: item[0] + "/" if item[1] else item[0])
+
+
+def _remove_emptied_directories(root: Path, prefix: str) -> None:
+    """Remove the directories that only held keys under `prefix`, if now empty (a directory
+    that still holds something, such as an upload in flight, stays)."""
+    directory, _, name_start = prefix.rpartition("/")
+    parent = root / directory
+    if not name_start:
+        tops = [parent]  # "a/b/" covers the directory a/b itself
+    else:
+        try:
+            with os.scandir(parent) as entries:
+                tops = [
+                    Path(entry.path)
+                    for entry in entries
+                    if entry.name.startswith(name_start) and entry.is_dir(follow_symlinks=False)
+                ]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+    for top in tops:
+        for current, _, _ in os.walk(top, topdown=False):
+            with suppress(OSError):  # not empty
+                os.rmdir(current)
+
+
+def _sweep(root: Path, older_than_s: float) -> int:
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for directory, _, files in os.walk(root):
+        for name in files:
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            path = Path(directory, name)
+            try:
+                if path.lstat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # finished or removed meanwhile
+    return removed
+
+
+def _probe_writable(root: Path) -> bool:
+    if not root.is_dir():
+        return False
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX + "health-", dir=root)
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+class LocalBlobStore:
+    """`BlobStore` keeping blob `a/b/c` in the file `<root>/a/b/c`.
+
+    Lifecycle: `await start()` once at start-up (creates the root, sweeps stale temp files),
+    `await close()` at shutdown; or `async with LocalBlobStore(root) as store:`.
+    """
+
+    def __init__(self, root: Path, *, temp_max_age_s: float = DEFAULT_TEMP_MAX_AGE_S) -> None:
+        # Resolved once so keys are checked against the real root even if it is a symlink.
+        self._root = root.resolve()
+        self._temp_max_age_s = temp_max_age_s
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    async def start(self) -> None:
+        """Create the root if needed and remove temp files older than `temp_max_age_s`
+        (left by a crash; a live upload's temp file is younger, it is written continuously)."""
+        with _storage_errors("create", "the storage root"):
+            await asyncio.to_thread(self._root.mkdir, parents=True, exist_ok=True)
+        await self.sweep_temp_files(self._temp_max_age_s)
+
+    async def close(self) -> None:
+        """Nothing to release; here so both adapters share one lifecycle."""
+
+    async def __aenter__(self) -> LocalBlobStore:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _path(self, key: str) -> Path:
+        path = self._root / check_key(key)
+        if not path.resolve().is_relative_to(self._root):
+            raise InvalidKeyError(f"blob key {key!r} leads outside the storage root")
+        return path
+
+    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        pending = PendingFile(self._path(key))
+        try:
+            with _storage_errors("store", key):
+                await pending.open()
+            size = 0
+            buffer = bytearray()
+            async for chunk in chunks:
+                size += len(chunk)
+                buffer += chunk
+                if len(buffer) >= WRITE_BUFFER:
+                    data = bytes(buffer)
+                    buffer.clear()
+                    with _storage_errors("store", key):
+                        await pending.write(data)
+            with _storage_errors("store", key):
+                if buffer:
+                    await pending.write(bytes(buffer))
+                await pending.commit()
+        except BaseException:
+            # Also on CancelledError (a client that went away): nothing may stay behind.
+            await pending.discard()
+            raise
+        return size
+
+    async def get(
+        self, key: str, start: int = 0, end: int | None = None
+    ) -> AsyncGenerator[bytes, None]:
+        check_range(start, end)
+        reader = Reader(self._path(key))
+        try:
+            with _storage_errors("read", key):
+                try:
+                    await reader.open(start)
+                except _MISSING as error:
+                    raise NotFound(f"blob {key} not found") from error
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                size = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+                with _storage_errors("read", key):
+                    chunk = await reader.read(size)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            await reader.close()
+
+    async def size(self, key: str) -> int | None:
+        path = self._path(key)
+        with _storage_errors("inspect", key):
+            try:
+                status = await asyncio.to_thread(path.stat)
+            except _MISSING:
+                return None
+        return status.st_size if stat.S_ISREG(status.st_mode) else None
+
+    async def delete(self, key: str) -> None:
+        path = self._path(key)
+        # A missing blob is no error: delete is idempotent.
+        with _storage_errors("delete", key), suppress(*_MISSING):
+            await asyncio.to_thread(path.unlink)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        if not check_prefix(prefix):
+            raise InvalidKeyError("refusing to delete every blob (empty prefix)")
+        async for key in self.keys(prefix):
+            await self.delete(key)
+        await asyncio.to_thread(_remove_emptied_directories, self._root, prefix)
+
+    async def copy(self, source: str, target: str) -> None:
+        # Through put, so a copy is as atomic and as clean on failure as an upload.
+        self._path(source)
+        async with aclosing(self.get(source)) as chunks:
+            await self.put(target, chunks)
+
+    async def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        directory, _, name_start = check_prefix(prefix).rpartition("/")
+        if directory:
+            self._path(directory)
+        async for key in self._walk(directory, name_start):
+            yield key
+
+    async def _walk(self, directory: str, name_start: str) -> AsyncIterator[str]:
+        path = self._root / directory if directory else self._root
+        with _storage_errors("list", directory or "the storage root"):
+            entries = await asyncio.to_thread(_scan, path)
+        for name, is_directory in entries:
+            if not name.startswith(name_start):
+                continue
+            key = f"{directory}/{name}" if directory else name
+            if is_directory:
+                async for inner in self._walk(key, ""):
+                    yield inner
+            else:
+                yield key
+
+    @asynccontextmanager
+    async def local_path(self, key: str) -> AsyncIterator[Path]:
+        """The stored file itself (no copy); read it only, and only inside the context."""
+        path = self._path(key)
+        if not await asyncio.to_thread(path.is_file):
+            raise NotFound(f"blob {key} not found")
+        yield path
+
+    async def health(self) -> bool:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT_S):
+                return await asyncio.to_thread(_probe_writable, self._root)
+        except (OSError, TimeoutError):
+            return False
+
+    async def sweep_temp_files(self, older_than_s: float) -> int:
+        """Remove temp files older than `older_than_s` (crash leftovers); the count removed."""
+        with _storage_errors("sweep", "the storage root"):
+            return await asyncio.to_thread(_sweep, self._root, older_than_s)
