@@ -18,7 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from wschats.adapters.xmpp.encoding import encode_text
+from wschats.domain.escapes import encode_text
 from wschats.adapters.xmpp.stanzas import (
     Jids,
     Operation,

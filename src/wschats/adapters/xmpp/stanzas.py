@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
-from wschats.adapters.xmpp.encoding import encode_text
+from wschats.domain.escapes import encode_text
 from wschats.domain.messaging import (
     AttachmentAdded,
     RoomDescriptionChanged,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wschats.adapters.xmpp.encoding import decode_header, encode_text
+from wschats.domain.escapes import decode_header, encode_text
 from wschats.domain.errors import BadRequest
 
 
