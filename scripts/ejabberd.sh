@@ -11,6 +11,7 @@
 #   WSC_EJABBERD_C2S_PORT       XMPP client port on 127.0.0.1 [15222]
 #   WSC_EJABBERD_HTTP_PORT      HTTP API (/api) and websocket (/ws) port on 127.0.0.1 [15280]
 #   WSC_EJABBERD_START_TIMEOUT  seconds to wait for the API after starting [60]
+#   WSC_EJABBERD_KEEP_SPOOL     1: start with the state (users, rooms) of the last run [0]
 #
 # How it runs (docs/ejabberd.md, "mode B"): erl is started directly with no Erlang
 # distribution, so there is no epmd, no cookie, no distribution port and no su/chown; only the
@@ -113,8 +114,13 @@ start() {
         return 0
     fi
     ensure_installed
-    # A fresh spool per start: rooms, users and subscriptions of earlier runs do not leak in.
-    rm -rf "$DIR/spool" "$DIR/conf"
+    # A fresh spool per start: rooms, users and subscriptions of earlier runs do not leak in
+    # (unless asked to keep them, to restart a server with its state).
+    if [ "${WSC_EJABBERD_KEEP_SPOOL:-0}" = 1 ]; then
+        rm -rf "$DIR/conf"
+    else
+        rm -rf "$DIR/spool" "$DIR/conf"
+    fi
     mkdir -p "$DIR/conf" "$DIR/spool" "$DIR/logs"
     sed -e "s/__C2S_PORT__/$C2S_PORT/g" -e "s/__HTTP_PORT__/$HTTP_PORT/g" \
         "$TEMPLATE" >"$DIR/conf/ejabberd.yml"

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from wschats.adapters.blobs import LocalBlobStore, S3BlobStore
 from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.adapters.preview import InProcessPreviewer
@@ -31,6 +32,7 @@ from wschats.services.auth import AuthService
 from wschats.services.health import HealthService, Probe
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
+from wschats.services.outbox import OutboxRelay
 from wschats.services.rooms import RoomService
 from wschats.services.users import UserService
 
@@ -119,8 +121,13 @@ async def build_container(settings: Settings) -> Container:
     events = await build_events(settings)
     closers.append(events.close)
     messaging = build_messaging(settings)
+    relay: OutboxRelay | None = None
     if messaging is not None:
         closers.append(messaging.close)
+        relay = OutboxRelay(SqlOutboxQueue(database), messaging, SystemClock())
+        database.on_messages = relay.wake
+        relay.start()
+        closers.append(relay.stop)
 
     clock = SystemClock()
     capabilities = settings.capabilities()
@@ -132,8 +139,8 @@ async def build_container(settings: Settings) -> Container:
         Dependency.STORAGE: blobs.health,
         Dependency.PREVIEWER: previewer.health,
     }
-    if messaging is not None:
-        probes[Dependency.XMPP] = messaging.health
+    if relay is not None:
+        probes[Dependency.XMPP] = relay.healthy
     return Container(
         settings=settings,
         database=database,

@@ -300,5 +300,34 @@ class MessageDispatcher(Protocol):
     async def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    room_key: str
+    kind: str
+    payload: str
+    attempts: int
+    next_attempt_at: datetime
+
+
+class OutboxQueue(Protocol):
+    """The recorded XMPP commands, for the relay that delivers them."""
+
+    async def due_rooms(self, now: datetime, limit: int) -> list[str]:
+        """Rooms whose first pending command is due, oldest first."""
+
+    def claim(self, room_key: str) -> AbstractAsyncContextManager[bool]:
+        """Exclusive delivery of one room's commands; yields False if someone else has it."""
+
+    async def entries(self, room_key: str, limit: int) -> list[OutboxEntry]:
+        """The room's pending commands in the order they were recorded."""
+
+    def decode(self, entry: OutboxEntry) -> MessagingCommand: ...
+    async def delivered(self, entry_id: int) -> None: ...
+    async def retry_later(self, entry_id: int, error: str, at: datetime) -> None: ...
+    async def backlog(self) -> tuple[int, datetime | None]:
+        """Pending commands and when the oldest was recorded."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
@@ -30,8 +30,15 @@ log = logging.getLogger(__name__)
 
 
 class SqlUnitOfWork:
-    def __init__(self, conn: AsyncConnection, *, record_messages: bool) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        *,
+        record_messages: bool,
+        on_messages: Callable[[], None] | None = None,
+    ) -> None:
         self._conn = conn
+        self._on_messages = on_messages
         self.rooms = SqlRoomRepository(conn)
         self.members = SqlSubscriptionRepository(conn)
         self.settings = SqlSettingsRepository(conn)
@@ -62,6 +69,8 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         await self._conn.commit()
         self.committed = True
+        if self.outbox.recorded and self._on_messages is not None:
+            self._on_messages()
 
 
 class SqlDatabase:
@@ -77,6 +86,8 @@ class SqlDatabase:
         self.engine: AsyncEngine = create_engine(url, pool_size=pool_size, timeout=timeout)
         self._timeout = timeout
         self._record_messages = record_messages
+        # Called after a commit that recorded XMPP commands (wakes the outbox relay).
+        self.on_messages: Callable[[], None] | None = None
 
     @property
     def dialect(self) -> str:
@@ -89,7 +100,9 @@ class SqlDatabase:
                 if write:
                     conn = await conn.execution_options(**{WRITE_OPTION: True})
                 await conn.begin()
-                yield SqlUnitOfWork(conn, record_messages=self._record_messages)
+                yield SqlUnitOfWork(
+                    conn, record_messages=self._record_messages, on_messages=self.on_messages
+                )
         except (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError) as exc:
             # Connection-level failures only: a programming error must stay a 500 of its own.
             raise _unavailable(exc) from exc

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -14,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wschats.adapters.db import tables as t
+from wschats.adapters.db.commands import encode_command
 from wschats.domain.errors import BadRequest, Conflict
 from wschats.domain.messaging import MessagingCommand
 from wschats.domain.model import (
@@ -564,30 +563,21 @@ class SqlOutbox:
     def __init__(self, conn: AsyncConnection, enabled: bool) -> None:
         self._conn = conn
         self._enabled = enabled
+        self.recorded = 0
 
     async def add(self, command: MessagingCommand) -> None:
         if not self._enabled:
             return
         now = utc_now()
+        kind, payload = encode_command(command)
         await self._conn.execute(
             insert(t.outbox).values(
                 room_key=str(command.room_id) if command.room_id else "",
-                kind=type(command).__name__,
-                payload=json.dumps(_jsonable(command)),
+                kind=kind,
+                payload=payload,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
             )
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in fields(value)}
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    return value
+        self.recorded += 1

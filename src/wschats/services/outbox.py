@@ -1,0 +1,114 @@
+"""Delivers the recorded XMPP commands to the chat server (issue 4).
+
+Commands are recorded in the transaction of the change they belong to; this relay sends them
+after commit, one room at a time in the order they were recorded, retrying with backoff while
+the chat server fails. An outage delays system messages but loses none; a command the server
+refuses for good (bad input) is logged and dropped so it cannot block its room forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from wschats.domain.errors import DependencyFailed
+from wschats.ports import Clock, MessageDispatcher, OutboxQueue
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 60.0
+# A command older than this means delivery is stuck: /health reports the XMPP server down.
+STUCK_SECONDS = 120.0
+
+
+def backoff(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failures: 0.5, 1, 2, ... up to a minute."""
+    return float(min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** min(attempts, 10)))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        queue: OutboxQueue,
+        dispatcher: MessageDispatcher,
+        clock: Clock,
+        *,
+        poll_seconds: float = 1.0,
+        batch: int = 50,
+    ) -> None:
+        self._queue = queue
+        self._dispatcher = dispatcher
+        self._clock = clock
+        self._poll = poll_seconds
+        self._batch = batch
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def healthy(self) -> bool:
+        """The chat server answers, and nothing has waited in the outbox for too long."""
+        if not await self._dispatcher.health():
+            return False
+        count, oldest = await self._queue.backlog()
+        return oldest is None or self._clock.now() - oldest < timedelta(seconds=STUCK_SECONDS)
+
+    def wake(self) -> None:
+        """Something was recorded: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                worked = await self.deliver_due()
+            except Exception:
+                log.exception("outbox relay round failed")
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def deliver_due(self) -> bool:
+        """One round over every due room; True if anything was delivered."""
+        rooms = await self._queue.due_rooms(self._clock.now(), self._batch)
+        results = await asyncio.gather(*(self._deliver_room(room) for room in rooms))
+        return any(results)
+
+    async def _deliver_room(self, room_key: str) -> bool:
+        delivered = False
+        async with self._queue.claim(room_key) as mine:
+            if not mine:
+                return False
+            for entry in await self._queue.entries(room_key, self._batch):
+                if entry.next_attempt_at > self._clock.now():
+                    break  # an earlier failure is waiting out its backoff: keep the order
+                try:
+                    command = self._queue.decode(entry)
+                    await self._dispatcher.deliver(command)
+                except DependencyFailed as exc:
+                    delay = backoff(entry.attempts)
+                    log.warning(
+                        "XMPP delivery of %s for room %s failed (attempt %d), retry in %.1fs: %s",
+                        entry.kind, room_key, entry.attempts + 1, delay, exc.message,
+                    )  # fmt: skip
+                    await self._queue.retry_later(
+                        entry.id, exc.message, self._clock.now() + timedelta(seconds=delay)
+                    )
+                    break
+                except Exception as exc:
+                    log.error("dropping XMPP command %s for room %s: %s", entry.kind, room_key, exc)
+                await self._queue.delivered(entry.id)
+                delivered = True
+        return delivered

@@ -1,0 +1,289 @@
+"""Room changes reach the chat server through the outbox: a real ejabberd, a real XMPP client.
+
+A private ejabberd (own state directory and ports) is used so it can be stopped and started
+without disturbing other tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests.adapters.xmpp.graphql_endpoint import graphql_endpoint
+from tests.adapters.xmpp.xmpp_client import XmppUser
+from tests.servers import free_port
+from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.migrate import upgrade
+from wschats.adapters.db.outbox import SqlOutboxQueue
+from wschats.app import create_app
+from wschats.config import Settings
+from wschats.container import Container
+from wschats.domain.escapes import encode_text
+from wschats.ports import NewUser
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ejabberd.sh"
+CONFIG = "{urn:xmpp:muclight:0#configuration}"
+HOST = "carbonio"
+
+
+@dataclass
+class PrivateEjabberd:
+    directory: Path
+    c2s_port: int
+    http_port: int
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/api"
+
+    def _run(self, command: str, keep: bool = False) -> None:
+        env = {
+            **os.environ,
+            "WSC_EJABBERD_DIR": str(self.directory),
+            "WSC_EJABBERD_C2S_PORT": str(self.c2s_port),
+            "WSC_EJABBERD_HTTP_PORT": str(self.http_port),
+            "WSC_EJABBERD_KEEP_SPOOL": "1" if keep else "0",
+        }
+        done = subprocess.run(
+            [str(SCRIPT), command], env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, f"ejabberd {command}: {done.stdout}{done.stderr}"
+
+    def start(self, keep: bool = False) -> None:
+        self._run("start", keep)
+
+    def stop(self) -> None:
+        self._run("stop")
+
+
+@pytest.fixture(scope="module")
+def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEjabberd]:
+    server = PrivateEjabberd(tmp_path_factory.mktemp("ejabberd"), free_port(), free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Person:
+    id: UUID
+    token: str
+    xmpp_password: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    container: Container
+    client: httpx.AsyncClient
+    ejabberd: PrivateEjabberd
+
+    async def person(self) -> Person:
+        directory = self.container.directory
+        assert directory is not None
+        user_id = uuid4()
+        await directory.add_users([NewUser(id=user_id, email=f"{user_id}@x.io", name="P")])
+        password = secrets.token_urlsafe(12)
+        async with httpx.AsyncClient(base_url=self.ejabberd.api_url + "/") as admin:
+            registered = await admin.post(
+                "register", json={"user": str(user_id), "host": HOST, "password": password}
+            )
+            assert registered.status_code == 200, registered.text
+        return Person(user_id, await directory.issue_token(user_id, 3600), password)
+
+    async def login(self, person: Person) -> XmppUser:
+        client = XmppUser(f"{person.id}@{HOST}", person.xmpp_password, self.ejabberd.c2s_port)
+        await client.login()
+        return client
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(ejabberd: PrivateEjabberd, tmp_path: Path) -> AsyncIterator[World]:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    settings = Settings(
+        data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield World(app.state.container, client, ejabberd)
+
+
+def config(message: ET.Element) -> dict[str, Any]:
+    x = message.find(f"{CONFIG}x")
+    assert x is not None, ET.tostring(message)
+    children = list(x)
+    assert children[0].tag == f"{CONFIG}operation"  # the operation always comes first
+    return {c.tag.removeprefix(CONFIG): (c.text or "", c.get("encoded")) for c in children}
+
+
+async def system_messages(client: XmppUser, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    while len(found) < count:
+        received = await client.next()
+        if received.message.find(f"{CONFIG}x") is not None:
+            found.append({"from": received.message.get("from"), **config(received.message)})
+    return found
+
+
+async def test_room_changes_arrive_as_system_messages(world: World) -> None:
+    alice, bob, carol, dave = [await world.person() for _ in range(4)]
+    bob_xmpp = await world.login(bob)
+    try:
+        created = await world.client.post(
+            "/rooms",
+            headers=alice.headers,
+            json={"type": "group", "name": "g", "membersIds": [str(bob.id), str(carol.id)]},
+        )
+        assert created.status_code == 201
+        room_id = created.json()["id"]
+        added = await system_messages(bob_xmpp, 2)
+        assert [m["user-id"][0] for m in added] == [str(bob.id), str(carol.id)]
+        assert {m["operation"][0] for m in added} == {"memberAdded"}
+
+        name = "Tëst 😀"
+        renamed = await world.client.put(
+            f"/rooms/{room_id}", headers=alice.headers, json={"name": name, "description": "d"}
+        )
+        assert renamed.status_code == 200
+        changes = await system_messages(bob_xmpp, 2)
+        assert changes[0]["operation"][0] == "roomNameChanged"
+        assert changes[0]["value"] == (encode_text(name), "UTF-8")  # emoji as surrogate pairs
+        assert changes[0]["from"].endswith(f"/{alice.id}@{HOST}")
+        assert changes[1]["operation"][0] == "roomDescriptionChanged"
+        assert changes[1]["value"] == (encode_text("d"), "UTF-8")
+
+        add = await world.client.post(
+            f"/rooms/{room_id}/members",
+            headers=alice.headers,
+            json={"userId": str(dave.id), "owner": False, "historyCleared": False},
+        )
+        assert add.status_code == 201
+        (joined,) = await system_messages(bob_xmpp, 1)
+        assert (joined["operation"][0], joined["user-id"][0]) == ("memberAdded", str(dave.id))
+
+        kick = await world.client.delete(
+            f"/rooms/{room_id}/members/{carol.id}", headers=alice.headers
+        )
+        assert kick.status_code == 204
+        (left,) = await system_messages(bob_xmpp, 1)
+        assert (left["operation"][0], left["user-id"][0]) == ("memberRemoved", str(carol.id))
+        assert left["from"].endswith(f"/{alice.id}@{HOST}")  # the first owner
+    finally:
+        await bob_xmpp.close()
+
+
+async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> None:
+    alice, bob, carol = [await world.person() for _ in range(3)]
+    created = await world.client.post(
+        "/rooms",
+        headers=alice.headers,
+        json={"type": "group", "name": "g", "membersIds": [str(bob.id), str(carol.id)]},
+    )
+    room_id = created.json()["id"]
+    await _until_delivered(world)
+
+    world.ejabberd.stop()
+    try:
+        for name in ("one", "two", "three"):
+            renamed = await world.client.put(
+                f"/rooms/{room_id}", headers=alice.headers, json={"name": name}
+            )
+            assert renamed.status_code == 200  # the change itself never waits for XMPP
+        health = (await world.client.get("/health")).json()
+        assert {"name": "xmpp_server", "isHealthy": False} in health["dependencies"]
+        assert health["status"] == "error"
+    finally:
+        world.ejabberd.start(keep=True)
+
+    await _until_delivered(world)
+    bob_xmpp = await world.login(bob)
+    try:
+        archive = await bob_xmpp.archive(f"{room_id}@muclight.{HOST}")
+        names = [
+            config(m)["value"][0]
+            for m in archive
+            if m.find(f"{CONFIG}x") is not None and config(m)["operation"][0] == "roomNameChanged"
+        ]
+        assert names == [encode_text(n) for n in ("one", "two", "three")]
+    finally:
+        await bob_xmpp.close()
+    health = (await world.client.get("/health")).json()
+    assert {"name": "xmpp_server", "isHealthy": True} in health["dependencies"]
+
+
+async def _until_delivered(world: World) -> None:
+    await until_outbox_empty(world.container)
+
+
+async def until_outbox_empty(container: Container, limit: float = 90.0) -> None:
+    """Wait (bounded) until every recorded command has been delivered."""
+    database = container.database
+    assert isinstance(database, SqlDatabase)
+    queue = SqlOutboxQueue(database)
+    for _ in range(int(limit / 0.2)):
+        if (await queue.backlog())[0] == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the outbox was not delivered in time")
+
+
+async def test_the_original_graphql_calls_reach_mongooseim(tmp_path: Path) -> None:
+    """MongooseIM cannot be installed here: a recording endpoint checks the exact requests."""
+    with graphql_endpoint() as endpoint:
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        upgrade(url)
+        settings = Settings(
+            data_dir=tmp_path,
+            database_url=url,
+            xmpp="mongooseim",
+            xmpp_url=endpoint.url,
+            xmpp_username="admin",
+            xmpp_password="secret",
+        )
+        app = create_app(settings)
+        async with app.router.lifespan_context(app):
+            container: Container = app.state.container
+            assert container.directory is not None
+            alice, bob, carol = await container.directory.add_users(
+                [NewUser(email=f"{n}@x.io", name=n) for n in ("a", "b", "c")]
+            )
+            token = await container.directory.issue_token(alice, 60)
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                created = await client.post(
+                    "/rooms",
+                    headers={"Authorization": f"Bearer {token}"},
+                    json={"type": "group", "name": "g", "membersIds": [str(bob), str(carol)]},
+                )
+                room = created.json()["id"]
+                await until_outbox_empty(container)
+        posts = [r for r in endpoint.requests if r.method == "POST"]
+        assert posts[0].body == (
+            b'{"query":"mutation muc_light { muc_light { createRoom (mucDomain: '
+            b'\\"muclight.carbonio\\", id: \\"' + room.encode() + b'\\", owner: \\"'
+            + str(alice).encode() + b'@carbonio\\") { jid } } }","operationName":"muc_light",'
+            b'"variables":{}}'
+        )  # fmt: skip
+        assert posts[0].headers["authorization"] == "Basic YWRtaW46c2VjcmV0"
+        invites = [p.body for p in posts if b"inviteUser" in p.body]
+        assert [str(bob).encode() in invites[0], str(carol).encode() in invites[1]] == [True, True]
+        stanzas = [p.body for p in posts if b"sendStanza" in p.body]
+        assert len(stanzas) == 2 and all(b"memberAdded" in s for s in stanzas)
