@@ -23,6 +23,14 @@ def check_key(key: str) -> str:
     return key
 
 
+def is_valid_key(key: str) -> bool:
+    try:
+        check_key(key)
+    except InvalidKeyError:
+        return False
+    return True
+
+
 def is_key_segment(name: str) -> bool:
     """Whether `name` may be one segment of a key (so a listing shows only valid keys)."""
     return _SEGMENT.fullmatch(name) is not None

@@ -24,7 +24,13 @@ from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from wschats.adapters.blobs.files import ScratchFile
-from wschats.adapters.blobs.keys import InvalidKeyError, check_key, check_prefix, check_range
+from wschats.adapters.blobs.keys import (
+    InvalidKeyError,
+    check_key,
+    check_prefix,
+    check_range,
+    is_valid_key,
+)
 from wschats.domain.errors import Dependency, DependencyFailed, NotFound
 
 if TYPE_CHECKING:
@@ -73,7 +79,8 @@ class _PartBuffer:
 
     def add(self, chunk: bytes) -> Iterator[bytes]:
         """Keep `chunk`; yield each part it completes."""
-        view = memoryview(chunk)
+        # A view of a mutable buffer would change under us if the source reuses it.
+        view = memoryview(chunk if isinstance(chunk, bytes) else bytes(chunk))
         while view:
             room = self._part_size - self._size
             self._views.append(view[:room])
@@ -96,6 +103,11 @@ class S3BlobStore:
     `access_key`/`secret_key` None use the default AWS credential chain. `prefix` ("chats" or
     "chats/") is a folder inside the bucket, so one bucket can serve several deployments.
     Temp files of `local_path` go to `temp_dir` (default: the system temp directory).
+
+    Bounds: `connect_timeout_s` and `read_timeout_s` per socket operation, `max_attempts` tries
+    in all (retries included), and `call_timeout_s` for each call as a whole (default: enough
+    for every attempt plus 10 s), which also ends a stalled upload; `health_timeout_s` for
+    `health()`. `part_size` is the multipart part size and the most an upload buffers.
     """
 
     def __init__(
@@ -221,7 +233,7 @@ class S3BlobStore:
             async with self._call("create the bucket", self._bucket):
                 await client.create_bucket(**request)
         except DependencyFailed as failure:
-            if _code(failure.__cause__) not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+            if _code(failure.__cause__) != "BucketAlreadyOwnedByYou":  # created meanwhile
                 raise
 
     # ------------------------------------------------------------------ helpers
@@ -328,12 +340,14 @@ class S3BlobStore:
                             await client.abort_multipart_upload(
                                 Bucket=self._bucket, Key=object_key, UploadId=upload_id
                             )
-                    except NotFound:
-                        pass  # NoSuchUpload: it was completed after all
+                    except DependencyFailed as failure:
+                        if _code(failure.__cause__) != "NoSuchUpload":
+                            raise
+                        # Gone already: it was completed after all, or aborted by a sweep.
                 if completing:
                     async with self._call("remove the failed upload", object_key):
                         await client.delete_object(Bucket=self._bucket, Key=object_key)
-            except (DependencyFailed, NotFound) as failure:
+            except DependencyFailed as failure:
                 _log.warning("could not clean up a failed upload: %s", failure.message)
 
         task = asyncio.create_task(clean_up())
@@ -402,8 +416,13 @@ class S3BlobStore:
                 )
 
     async def copy(self, source: str, target: str) -> None:
+        """Server-side (CopyObject, so up to 5 GiB)."""
         client = self._started()
         target_key = self._object_key(target)
+        if source == target:  # S3 refuses to copy an object onto itself unchanged
+            if await self.size(source) is None:
+                raise NotFound(f"blob {source} not found")
+            return
         async with self._call("copy", source):
             await client.copy_object(
                 Bucket=self._bucket,
@@ -412,9 +431,13 @@ class S3BlobStore:
             )
 
     async def keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Keys in byte order; objects whose names are not valid keys (put there by other
+        tools) are left out, as the local adapter leaves out such files."""
         async for page in self._pages(check_prefix(prefix)):
             for object_key in page:
-                yield object_key.removeprefix(self._prefix)
+                key = object_key.removeprefix(self._prefix)
+                if is_valid_key(key):
+                    yield key
 
     async def _pages(self, prefix: str) -> AsyncIterator[list[str]]:
         """The object keys under `prefix`, one listing page at a time."""
@@ -448,16 +471,17 @@ class S3BlobStore:
         suffix = PurePosixPath(key).suffix
         scratch = ScratchFile(self._temp_dir, suffix)
         try:
-            path = await scratch.open()
-            async with aclosing(self.get(key)) as chunks:
-                async for chunk in chunks:
-                    await scratch.write(chunk)
-            await scratch.close()
+            try:
+                path = await scratch.open()
+                async with aclosing(self.get(key)) as chunks:
+                    async for chunk in chunks:
+                        await scratch.write(chunk)
+                await scratch.close()
+            except OSError as error:  # the local disk; the caller's own errors pass untouched
+                raise DependencyFailed(
+                    Dependency.STORAGE, f"could not download {key}: {error.strerror or error}"
+                ) from error
             yield path
-        except OSError as error:
-            raise DependencyFailed(
-                Dependency.STORAGE, f"could not download {key}: {error.strerror or error}"
-            ) from error
         finally:
             await scratch.remove()
 
@@ -501,8 +525,10 @@ class S3BlobStore:
                                 Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                             )
                         aborted += 1
-                    except NotFound:
-                        pass  # finished meanwhile
+                    except DependencyFailed as failure:
+                        if _code(failure.__cause__) != "NoSuchUpload":
+                            raise
+                        # Gone already: completed or aborted meanwhile.
             key_marker = page.get("NextKeyMarker")
             upload_marker = page.get("NextUploadIdMarker")
             if not page.get("IsTruncated") or not key_marker:
