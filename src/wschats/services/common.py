@@ -3,8 +3,8 @@ room-deletion cascade (used by room delete and by the last member leaving)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -15,6 +15,8 @@ from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.messaging import DeleteRoom
 from wschats.domain.model import FileType, Room, RoomType
 from wschats.ports import BlobStore, Clock, EventDispatcher, UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 async def load_access(
@@ -52,11 +54,15 @@ class AfterCommit:
         # The database is the source of truth: a blob left behind by a failure here is an
         # orphan that `wschats storage check --repair` removes; it is never a dangling row.
         for key in self.blob_keys:
-            with suppress(Exception):
+            try:
                 await blobs.delete(key)
+            except Exception as exc:
+                log.warning("could not delete blob %s after commit: %s", key, exc)
         for prefix in self.preview_prefixes:
-            with suppress(Exception):
+            try:
                 await blobs.delete_prefix(prefix)
+            except Exception as exc:
+                log.warning("could not delete previews %s after commit: %s", prefix, exc)
         if self.deliveries:
             await events.publish(self.deliveries)
 
@@ -77,8 +83,7 @@ async def delete_room_cascade(
         rooms += (await uow.rooms.children_of([room.id]))[room.id]
     for meeting in await uow.meetings.of_rooms([r.id for r in rooms]):
         await uow.meetings.delete(meeting.id)
-        meeting_members = recipients
-        after.notify(MeetingDeleted(sent_date=now, meeting_id=meeting.id), meeting_members)
+        after.notify(MeetingDeleted(sent_date=now, meeting_id=meeting.id), recipients)
     for target in rooms:
         for file_type in (FileType.ATTACHMENT, FileType.ROOM_AVATAR):
             for metadata in await uow.files.of_room(target.id, file_type):
