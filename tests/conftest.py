@@ -36,7 +36,7 @@ def _pg_admin_execute(sql: str) -> None:
 
     with psycopg.connect(PG_ADMIN_URL) as conn:
         conn.autocommit = True
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 @pytest.fixture(scope="session")
