@@ -161,7 +161,7 @@ async def rest_run(
     finally:
         for client in clients.values():
             await client.aclose()
-    rps = args.rest_requests / elapsed
+    rps = float(args.rest_requests) / elapsed
     print(
         f"[{label}] mixed REST: {rps:.1f} req/s, p50 {pct(latencies, 0.5):.2f} ms, "
         f"p99 {pct(latencies, 0.99):.2f} ms, errors {errors}"
@@ -174,7 +174,7 @@ def postgres_database() -> tuple[str, str]:
 
     name = f"wsc_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        c.execute(f'CREATE DATABASE "{name}"')
     return name, f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
@@ -182,7 +182,7 @@ def drop_database(name: str) -> None:
     import psycopg
 
     with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def start(servers: list[ServerProcess], stack: ExitStack) -> list[ServerProcess]:

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 from sqlalchemy import event
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import BIN, free_port, load, process
+from bench.common import BIN, free_port, load, process
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity
@@ -153,12 +153,12 @@ async def main() -> None:
 
     name = f"wsc_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(args.pg_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')
     try:
         await run_backend("postgres", args.pg_url.rsplit("/", 1)[0] + f"/{name}", args)
     finally:
         with psycopg.connect(args.pg_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -14,5 +14,6 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
+.venv/bin/mypy --explicit-package-bases tests bench
 echo "== pytest"
 .venv/bin/pytest -p no:cacheprovider "$@"

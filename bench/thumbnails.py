@@ -1,0 +1,244 @@
+"""Benchmark: a 12-megapixel JPEG -> 256x256 thumbnail over HTTP against a real `wschats serve`.
+
+Measures, in one run:
+1. the median latency of an uncached thumbnail (each sample a different uploaded copy of the
+   picture), against the same operation done in this process with Pillow (target <= 1.3x);
+2. the median latency of a cached repeat against the uncached one (target >= 50x faster);
+3. the p99 latency of `/health/live` while 4 clients request uncached thumbnails (distinct
+   areas), against idle (target <= 3x).
+Prints the figures and appends them, with the command, to bench/RESULTS.md.
+
+    .venv/bin/python bench/thumbnails.py [--samples 15] [--load-seconds 10] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from common import ROOT
+from tests.servers import ServerProcess, create_user, server_env
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Thumbnails (bench/thumbnails.py)"
+SIZE = (4000, 3000)
+BOX = (256, 256)
+JPEG_QUALITY_MEDIUM = 50  # the previewer's default quality ("medium")
+
+
+def camera_picture() -> bytes:
+    """A 12 MP JPEG with photo-like detail (smooth gradients and sensor-like noise)."""
+    gradient = Image.linear_gradient("L").resize(SIZE)
+    across = Image.linear_gradient("L").rotate(90).resize(SIZE)
+    base = Image.merge("RGB", (gradient, across, Image.radial_gradient("L").resize(SIZE)))
+    noise = Image.effect_noise(SIZE, 24).convert("RGB")
+    picture = Image.blend(base, noise, 0.25)
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def pillow_thumbnail(path: Path) -> bytes:
+    """The same work done the usual way in-process: reduced decode, cover-crop, encode."""
+    with Image.open(path) as image:
+        image.draft("RGB", BOX)
+        upright = ImageOps.exif_transpose(image)
+        thumbnail = ImageOps.fit(upright, BOX, Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        thumbnail.save(buffer, "JPEG", quality=JPEG_QUALITY_MEDIUM)
+        return buffer.getvalue()
+
+
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def p99_ms(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
+
+
+@dataclass
+class Bench:
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    room_id: str
+
+    async def upload(self, content: bytes) -> str:
+        response = await self.client.post(
+            f"/rooms/{self.room_id}/attachments",
+            headers={**self.headers, "fileName": "\\u0061\\u002e\\u006a\\u0070\\u0067",
+                     "mimeType": "image/jpeg"},
+            content=content,
+        )  # fmt: skip
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    async def thumbnail(self, file_id: str, area: str = "256x256") -> float:
+        began = time.perf_counter()
+        response = await self.client.get(
+            f"/preview/image/{file_id}/{area}/thumbnail", headers=self.headers
+        )
+        elapsed = time.perf_counter() - began
+        response.raise_for_status()
+        assert response.headers["content-type"] == "image/jpeg"
+        return elapsed
+
+
+async def health_latencies(client: httpx.AsyncClient, stop: asyncio.Event) -> list[float]:
+    latencies = []
+    while not stop.is_set():
+        began = time.perf_counter()
+        response = await client.get("/health/live")
+        latencies.append(time.perf_counter() - began)
+        assert response.status_code == 204
+        await asyncio.sleep(0.005)
+    return latencies
+
+
+async def run(args: argparse.Namespace) -> list[str]:
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    work = Path(tempfile.mkdtemp(prefix="bench-thumbnails-"))
+    picture = camera_picture()
+    source = work / "camera.jpg"
+    source.write_bytes(picture)
+    say(f"source: {SIZE[0]}x{SIZE[1]} JPEG, {len(picture) / 1e6:.1f} MB; target {BOX[0]}x{BOX[1]}")
+
+    # In-process Pillow, same machine, same run.
+    pillow_thumbnail(source)  # warm up (imports, caches)
+    pillow = []
+    for _ in range(args.samples):
+        began = time.perf_counter()
+        pillow_thumbnail(source)
+        pillow.append(time.perf_counter() - began)
+
+    database_url = f"sqlite:///{work / 'wschats.db'}"
+    _, token = await create_user(database_url, "bench")
+    extra = {"WSC_PREVIEW_WORKERS": str(args.workers)} if args.workers else {}
+    server = ServerProcess(server_env(work / "data", database_url, extra), work / "server.log")
+    server.start()
+    try:
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
+        async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            created = await client.post(
+                "/rooms", headers=headers, json={"type": "temporary", "name": "bench"}
+            )
+            created.raise_for_status()
+            bench = Bench(client, headers, created.json()["id"])
+
+            warm = await bench.upload(picture)
+            await bench.thumbnail(warm)  # starts the worker pool
+            files = [await bench.upload(picture) for _ in range(args.samples)]
+
+            first = [await bench.thumbnail(file_id) for file_id in files]
+            cached = [await bench.thumbnail(file_id) for file_id in files for _ in range(5)]
+
+            stop = asyncio.Event()
+            idle_probe = asyncio.create_task(health_latencies(client, stop))
+            await asyncio.sleep(args.load_seconds / 2)
+            stop.set()
+            idle = await idle_probe
+
+            thumbnails_done = 0
+            stop = asyncio.Event()
+
+            async def thumbnail_client(index: int) -> None:
+                nonlocal thumbnails_done
+                count = 0
+                while not stop.is_set():
+                    # A new area each time: every request renders.
+                    area = f"{256 + index}x{256 + count // len(files)}"
+                    await bench.thumbnail(files[count % len(files)], area)
+                    count += 1
+                    thumbnails_done += 1
+
+            loaders = [asyncio.create_task(thumbnail_client(i)) for i in range(4)]
+            busy_probe = asyncio.create_task(health_latencies(client, stop))
+            await asyncio.sleep(args.load_seconds)
+            stop.set()
+            busy = await busy_probe
+            await asyncio.gather(*loaders)
+    finally:
+        server.stop()
+
+    http_median, pillow_median = median_ms(first), median_ms(pillow)
+    cached_median = median_ms(cached)
+    idle_p99, busy_p99 = p99_ms(idle), p99_ms(busy)
+    say(f"in-process Pillow        median {pillow_median:8.2f} ms  ({len(pillow)} runs)")
+    say(f"HTTP thumbnail, uncached median {http_median:8.2f} ms  ({len(first)} files)")
+    say(
+        f"  ratio HTTP/Pillow {http_median / pillow_median:.2f} (target <= 1.3) "
+        f"{'OK' if http_median / pillow_median <= 1.3 else 'MISSED'}"
+    )
+    say(f"HTTP thumbnail, cached   median {cached_median:8.2f} ms  ({len(cached)} requests)")
+    speedup = http_median / cached_median
+    say(f"  cached speed-up {speedup:.0f}x (target >= 50x) {'OK' if speedup >= 50 else 'MISSED'}")
+    say(f"/health/live idle        p99 {idle_p99:8.2f} ms  ({len(idle)} requests)")
+    say(
+        f"/health/live, 4 clients  p99 {busy_p99:8.2f} ms  ({len(busy)} requests, "
+        f"{thumbnails_done} thumbnails rendered meanwhile)"
+    )
+    ratio = busy_p99 / idle_p99
+    say(f"  ratio busy/idle {ratio:.2f} (target <= 3) {'OK' if ratio <= 3 else 'MISSED'}")
+    return lines
+
+
+def record(command: str, lines: list[str]) -> None:
+    """Append this run under the thumbnails section of RESULTS.md, keeping everything else."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{platform.machine()}, {platform.python_version()}, {_cpus()} CPUs"
+    entry = "\n".join([f"### {stamp} ({machine})", "", "```", f"$ {command}", *lines, "```", ""])
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n"
+    start = text.index(SECTION) + len(SECTION)
+    following = text.find("\n## ", start)
+    end = len(text) if following == -1 else following + 1
+    section = text[start:end].rstrip("\n") + "\n\n" + entry
+    RESULTS.write_text(text[:start] + section + ("\n" + text[end:] if following != -1 else ""))
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--samples", type=int, default=15, help="uncached thumbnails to time")
+    parser.add_argument("--load-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=0, help="WSC_PREVIEW_WORKERS (0: default)")
+    parser.add_argument("--no-record", action="store_true", help="do not write RESULTS.md")
+    args = parser.parse_args()
+    lines = asyncio.run(run(args))
+    if not args.no_record:
+        command = shlex.join([".venv/bin/python", "bench/thumbnails.py", *sys.argv[1:]])
+        record(command, lines)
+        print(f"appended to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
