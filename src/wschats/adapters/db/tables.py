@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
@@ -49,6 +51,39 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# Parsed ids by their stored text. Room listings read thousands of ids that repeat (a room's id
+# on each of its member rows, the same contacts in many rooms); parsing each costs a
+# microsecond, a lookup almost nothing. Bounded: cleared when it grows past this size.
+_UUID_CACHE_SIZE = 100_000
+_uuid_cache: dict[str, UUID] = {}
+
+
+class CachedUuid(TypeDecorator[UUID]):
+    """`Uuid` (same DDL: native on PostgreSQL, hex CHAR(32) on SQLite) whose SQLite read path
+    reuses parsed values. PostgreSQL's driver already returns UUID objects."""
+
+    impl = Uuid
+    cache_ok = True
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], UUID | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> UUID | None:
+            if value is None:
+                return None
+            found = _uuid_cache.get(value)
+            if found is None:
+                if len(_uuid_cache) >= _UUID_CACHE_SIZE:
+                    _uuid_cache.clear()
+                found = _uuid_cache[value] = UUID(hex=value)
+            return found
+
+        return process
+
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -64,14 +99,14 @@ _BigIntId = BigInteger().with_variant(Integer(), "sqlite")
 room = Table(
     "room",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", CachedUuid, primary_key=True),
     Column("type", String(32), nullable=False),
     Column("name", String(128)),
     Column("description", String(256)),
-    Column("parent_id", Uuid, ForeignKey("room.id", ondelete="CASCADE")),
+    Column("parent_id", CachedUuid, ForeignKey("room.id", ondelete="CASCADE")),
     Column("rank", Integer),
     Column("picture_updated_at", UTCDateTime()),
-    Column("meeting_id", Uuid),
+    Column("meeting_id", CachedUuid),
     # "<smaller id>:<larger id>" for one-to-one rooms: the unique index makes a duplicate pair
     # impossible even under concurrent creation.
     Column("one_to_one_key", String(80), unique=True),
@@ -83,8 +118,8 @@ room = Table(
 subscription = Table(
     "subscription",
     metadata,
-    Column("room_id", Uuid, ForeignKey("room.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Uuid, primary_key=True),
+    Column("room_id", CachedUuid, ForeignKey("room.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", CachedUuid, primary_key=True),
     Column("owner", Boolean, nullable=False, default=False),
     Column("ordinal", Integer, nullable=False, default=0),
     Column("joined_at", UTCDateTime(), nullable=False),
@@ -94,8 +129,8 @@ subscription = Table(
 room_user_settings = Table(
     "room_user_settings",
     metadata,
-    Column("user_id", Uuid, primary_key=True),
-    Column("room_id", Uuid, ForeignKey("room.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", CachedUuid, primary_key=True),
+    Column("room_id", CachedUuid, ForeignKey("room.id", ondelete="CASCADE"), primary_key=True),
     Column("muted_until", UTCDateTime()),
     Column("cleared_at", UTCDateTime()),
     Column("rank", Integer),
@@ -105,13 +140,13 @@ room_user_settings = Table(
 file_metadata = Table(
     "file_metadata",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", CachedUuid, primary_key=True),
     Column("type", String(32), nullable=False),
     Column("name", String(256), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("mime_type", String(256), nullable=False),
-    Column("user_id", Uuid, nullable=False),
-    Column("room_id", Uuid, ForeignKey("room.id", ondelete="SET NULL")),
+    Column("user_id", CachedUuid, nullable=False),
+    Column("room_id", CachedUuid, ForeignKey("room.id", ondelete="SET NULL")),
     Column("area", String(32)),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -122,7 +157,7 @@ file_metadata = Table(
 chats_user = Table(
     "chats_user",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", CachedUuid, primary_key=True),
     Column("picture_updated_at", UTCDateTime()),
     Column("status_message", String(256), nullable=False, default=""),
     Column("created_at", UTCDateTime(), nullable=False),
@@ -132,8 +167,14 @@ chats_user = Table(
 meeting = Table(
     "meeting",
     metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("room_id", Uuid, ForeignKey("room.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("id", CachedUuid, primary_key=True),
+    Column(
+        "room_id",
+        CachedUuid,
+        ForeignKey("room.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
     Column("name", String(128)),
     Column("meeting_type", String(32), nullable=False),
     Column("active", Boolean, nullable=False, default=False),
@@ -144,9 +185,11 @@ meeting = Table(
 participant = Table(
     "participant",
     metadata,
-    Column("meeting_id", Uuid, ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True),
-    Column("user_id", Uuid, primary_key=True),
-    Column("queue_id", Uuid),
+    Column(
+        "meeting_id", CachedUuid, ForeignKey("meeting.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("user_id", CachedUuid, primary_key=True),
+    Column("queue_id", CachedUuid),
     Column("audio_stream_on", Boolean, nullable=False, default=False),
     Column("video_stream_on", Boolean, nullable=False, default=False),
     Column("screen_stream_on", Boolean, nullable=False, default=False),
@@ -172,7 +215,7 @@ outbox = Table(
 directory_user = Table(
     "directory_user",
     metadata,
-    Column("id", Uuid, primary_key=True),
+    Column("id", CachedUuid, primary_key=True),
     Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
     Column("name", String(256), nullable=False),
     Column("type", String(16), nullable=False),
@@ -185,7 +228,9 @@ directory_token = Table(
     "directory_token",
     metadata,
     Column("token_hash", String(64), primary_key=True),  # sha256 hex: tokens are not stored
-    Column("user_id", Uuid, ForeignKey("directory_user.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "user_id", CachedUuid, ForeignKey("directory_user.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
