@@ -50,7 +50,7 @@ class OutboxRelay:
         """The chat server answers, and nothing has waited in the outbox for too long."""
         if not await self._dispatcher.health():
             return False
-        count, oldest = await self._queue.backlog()
+        _, oldest = await self._queue.backlog()
         return oldest is None or self._clock.now() - oldest < timedelta(seconds=STUCK_SECONDS)
 
     def wake(self) -> None:

@@ -1,0 +1,180 @@
+"""Previews of a room's files (original-behaviour §6, decisions D6), cached in storage.
+
+A rendered preview is stored under `preview_prefix(file_id)`, named by the request's
+normalised cache key, so equal requests share one entry and the file's deletion removes it
+with the rest of the file.
+
+Identical requests share one render (a "flight"): whoever asks while it runs, or while its
+result is being stored, gets the same bytes. The result is stored after it has been sent,
+so the first caller does not wait for the storage write (an fsync, or an S3 upload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
+from uuid import UUID
+
+from wschats.domain.errors import Dependency, DependencyFailed, DomainError, NotFound
+from wschats.domain.files import blob_key, preview_prefix
+from wschats.domain.model import Principal
+from wschats.domain.previews import (
+    PreviewRequest,
+    Rendered,
+    check_source,
+    rendered_mime_type,
+)
+from wschats.ports import BlobStore, Database, Previewer
+from wschats.services.common import load_access
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PreviewFile:
+    """A preview ready to send: its type, its length and its bytes (read once)."""
+
+    mime_type: str
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+def cache_key(file_id: UUID, request: PreviewRequest) -> str:
+    return preview_prefix(file_id) + request.cache_key()
+
+
+class PreviewService:
+    def __init__(self, database: Database, blobs: BlobStore, previewer: Previewer) -> None:
+        self._db = database
+        self._blobs = blobs
+        self._previewer = previewer
+        # Renders in progress, and rendered results not yet in the cache, by cache key.
+        self._flights: dict[str, asyncio.Task[Rendered]] = {}
+        self._stores: set[asyncio.Task[None]] = set()
+
+    async def preview(
+        self, caller: Principal, file_id: UUID, request: PreviewRequest
+    ) -> PreviewFile:
+        """404 for an unknown file or one outside any room, 404/403 unless the caller is a
+        member of its room, 400 if the file is not of the kind asked or cannot be rendered,
+        424 if the previewer or storage fails."""
+        await self._check_access(caller, file_id, request)
+        key = cache_key(file_id, request)
+        flight = self._flights.get(key)
+        if flight is None:
+            cached = await self._cached(key)
+            if cached is not None:
+                return cached
+            # Another request may have taken off while we looked in the cache.
+            flight = self._flights.get(key) or self._take_off(file_id, key, request)
+        # Shielded: a caller that goes away does not cancel the render others wait for.
+        rendered = await asyncio.shield(flight)
+        return PreviewFile(rendered.mime_type, len(rendered.content), _once(rendered.content))
+
+    async def settle(self) -> None:
+        """Wait until every render and cache write in progress has finished."""
+        while self._flights or self._stores:
+            await asyncio.gather(*self._flights.values(), *self._stores, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.settle()
+
+    async def _check_access(
+        self, caller: Principal, file_id: UUID, request: PreviewRequest
+    ) -> None:
+        async with self._db.unit_of_work() as uow:
+            metadata = await uow.files.get(file_id)
+            if metadata is None:
+                raise NotFound(f"File {file_id} not found")
+            if metadata.room_id is None:
+                # A user's picture belongs to no room: there is no room to be a member of.
+                raise NotFound(f"File {file_id} not found")
+            await load_access(uow, metadata.room_id, caller.user_id)
+        check_source(request.kind, metadata.mime_type)
+
+    async def _cached(self, key: str) -> PreviewFile | None:
+        """The stored preview, or None if there is none (or it cannot be read: render again)."""
+        try:
+            size = await self._blobs.size(key)
+            if size is None:
+                return None
+            chunks = self._blobs.get(key)
+            head = await anext(chunks, b"")
+        except (NotFound, DependencyFailed) as error:
+            log.warning("preview cache entry %s unreadable, rendering again: %s", key, error)
+            return None
+        mime_type = rendered_mime_type(head)
+        if mime_type is None:
+            await _close(chunks)
+            log.warning("preview cache entry %s holds no known format, rendering again", key)
+            return None
+        return PreviewFile(mime_type, size, _prepend(head, chunks))
+
+    def _take_off(self, file_id: UUID, key: str, request: PreviewRequest) -> asyncio.Task[Rendered]:
+        flight = asyncio.create_task(self._render(file_id, request))
+        self._flights[key] = flight
+        flight.add_done_callback(partial(self._landed, file_id, key))
+        return flight
+
+    def _landed(self, file_id: UUID, key: str, flight: asyncio.Task[Rendered]) -> None:
+        if flight.cancelled() or flight.exception() is not None:
+            del self._flights[key]  # nothing to keep: the next request tries again
+            return
+        store = asyncio.create_task(self._store(file_id, key, flight.result()))
+        self._stores.add(store)
+        store.add_done_callback(partial(self._stored, key))
+
+    def _stored(self, key: str, store: asyncio.Task[None]) -> None:
+        self._stores.discard(store)
+        del self._flights[key]  # from now on the cache answers
+
+    async def _render(self, file_id: UUID, request: PreviewRequest) -> Rendered:
+        async with self._blobs.local_path(blob_key(file_id)) as source:
+            try:
+                return await self._previewer.render(request, source)
+            except DomainError:
+                raise
+            except Exception as error:
+                # Whatever a previewer adapter lets escape is its failure, not the caller's.
+                log.exception("previewer failed on file %s", file_id)
+                raise DependencyFailed(
+                    Dependency.PREVIEWER, f"the previewer failed: {error!r}"
+                ) from error
+
+    async def _store(self, file_id: UUID, key: str, rendered: Rendered) -> None:
+        """Cache the result; any failure only costs a render next time."""
+        try:
+            await self._blobs.put(key, _once(rendered.content))
+            # The file may have been deleted while we rendered, its previews removed before
+            # this entry existed: remove it ourselves. (A deletion committed after this read
+            # removes the entry itself: its prefix removal runs after its commit.)
+            async with self._db.unit_of_work() as uow:
+                still_there = await uow.files.get(file_id) is not None
+            if not still_there:
+                await self._blobs.delete_prefix(preview_prefix(file_id))
+        except Exception:
+            log.exception("could not cache preview %s", key)
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if head:
+            yield head
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await _close(rest)
+
+
+async def _close(chunks: AsyncIterator[bytes]) -> None:
+    """Release a blob reader now (file handle, connection), not when it is collected."""
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()

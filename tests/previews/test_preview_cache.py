@@ -1,0 +1,236 @@
+"""The preview cache (decisions D6, issue 3): results stored under the file's preview prefix,
+served again without rendering, shared by equal requests, rendered once for simultaneous
+identical requests, and removed with the file."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from uuid import UUID
+
+from tests.api.test_rooms_create import assert_error
+from tests.conftest import Api
+from tests.previews.conftest import (
+    PATH,
+    CountingPreviewer,
+    Room,
+    Samples,
+    assert_preview,
+    image_of,
+    use_previewer,
+)
+from wschats.container import Container
+from wschats.domain.files import blob_key, preview_prefix
+from wschats.domain.previews import PreviewRequest, Rendered
+from wschats.ports import Previewer
+
+
+async def cached_keys(container: Container, file_id: UUID) -> list[str]:
+    """The file's cache entries, once the writes in progress are done."""
+    await container.previews.settle()
+    return [key async for key in container.blobs.keys(preview_prefix(file_id))]
+
+
+async def stored(container: Container, key: str) -> bytes:
+    await container.previews.settle()
+    return b"".join([chunk async for chunk in container.blobs.get(key)])
+
+
+async def test_repeat_is_served_from_the_cache(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/0x0/thumbnail/?quality=Low&output_format=Webp&shape=Rectangular"
+    first = await api.get(url, room.bob)
+    assert image_of(first, "WEBP").size == (320, 213)
+    assert renders.count == 1
+    (key,) = await cached_keys(container, file_id)
+    assert await stored(container, key) == first.content
+
+    second = await api.get(url, room.carol)
+    assert renders.count == 1
+    assert second.content == first.content
+    assert_preview(second, "image/webp")
+    assert {k: v for k, v in second.headers.items() if k != "x-trace-id"} == {
+        k: v for k, v in first.headers.items() if k != "x-trace-id"
+    }
+
+
+async def test_cache_hit_still_checks_access(
+    api: Api, room: Room, samples: Samples, renders: CountingPreviewer
+) -> None:
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/100x100/thumbnail"
+    assert (await api.get(url, room.bob)).status_code == 200
+    assert_error(await api.get(url, room.dave), 403)
+    assert_error(await api.get(url), 401)
+    assert renders.count == 1
+
+
+async def test_equal_requests_share_one_entry(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    """Spelling, defaults, the trailing slash, the base path and parameters that change
+    nothing (quality of a PNG, crop of a thumbnail) do not make a request different."""
+    image = await room.store(samples.photo_jpeg, "image/jpeg")
+    for url in (
+        f"{PATH}/image/{image}/200x100/thumbnail/?quality=Low",
+        f"{PATH}/image/{image}/200x100/thumbnail?quality=low&shape=Rectangular",
+        f"/preview/image/{image}/200x100/thumbnail?quality=LOW&crop=true",
+    ):
+        assert image_of(await api.get(url, room.bob), "JPEG").size == (200, 100), url
+    for url in (
+        f"{PATH}/image/{image}/200x100/?output_format=Png&quality=Lowest",
+        f"{PATH}/image/{image}/200x100/?output_format=png&quality=Highest&crop=false",
+        f"{PATH}/image/{image}/200x100/?output_format=PNG",
+    ):
+        assert image_of(await api.get(url, room.bob), "PNG").size == (200, 100), url
+    pdf = await room.store(samples.five_page_pdf, "application/pdf")
+    for url in (
+        f"{PATH}/pdf/{pdf}/0x0/thumbnail/?quality=Low",
+        f"{PATH}/pdf/{pdf}/0x0/thumbnail/?quality=Low&output_format=Jpeg",
+    ):
+        assert image_of(await api.get(url, room.bob), "JPEG").size == (200, 300), url
+    for url in (f"{PATH}/pdf/{pdf}/", f"{PATH}/pdf/{pdf}/?firstPage=1", f"/preview/pdf/{pdf}"):
+        assert_preview(await api.get(url, room.bob), "application/pdf")
+    assert renders.count == 4
+    assert len(await cached_keys(container, image)) == 2
+    assert len(await cached_keys(container, pdf)) == 2
+
+
+async def test_different_requests_get_their_own_entries(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    contents = set()
+    for query in (
+        "100x100/thumbnail",
+        "100x100/thumbnail?shape=Rounded&output_format=Png",
+        "100x100/",
+        "100x80/?crop=true",
+        "100x100/?quality=High",
+        "120x100/",
+    ):
+        response = await api.get(f"{PATH}/image/{file_id}/{query}", room.bob)
+        assert response.status_code == 200, query
+        contents.add(response.content)
+    assert renders.count == 6
+    assert len(contents) == 6
+    assert len(await cached_keys(container, file_id)) == 6
+
+
+async def test_same_parameters_of_another_file_are_another_entry(
+    api: Api, room: Room, samples: Samples, renders: CountingPreviewer
+) -> None:
+    first = await room.store(samples.photo_jpeg, "image/jpeg")
+    second = await room.store(samples.webp, "image/webp")
+    one = await api.get(f"{PATH}/image/{first}/0x0/thumbnail", room.bob)
+    two = await api.get(f"{PATH}/image/{second}/0x0/thumbnail", room.bob)
+    assert image_of(one, "JPEG").size == (320, 213)
+    assert image_of(two, "WEBP").size == (300, 150)
+    assert renders.count == 2
+
+
+async def test_simultaneous_identical_requests_render_once(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    file_id = await room.store(samples.camera_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/256x256/thumbnail"
+    responses = await asyncio.gather(*(api.get(url, who) for who in [room.bob, room.carol] * 4))
+    contents = {image_of(response, "JPEG").tobytes() for response in responses}
+    assert len(contents) == 1
+    assert renders.count == 1
+    assert len(await cached_keys(container, file_id)) == 1
+
+
+async def test_unreadable_cache_entry_is_rendered_again(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/100x100/"
+    good = (await api.get(url, room.bob)).content
+    (key,) = await cached_keys(container, file_id)
+
+    async def junk() -> AsyncIterator[bytes]:
+        yield b"this is not a picture"
+
+    await container.blobs.put(key, junk())
+    again = await api.get(url, room.bob)
+    assert image_of(again, "JPEG").size == (100, 100)
+    assert renders.count == 2
+    assert await stored(container, key) == again.content == good
+
+
+async def test_room_deletion_removes_the_file_and_its_previews(
+    api: Api, room: Room, samples: Samples, container: Container
+) -> None:
+    image = await room.store(samples.photo_jpeg, "image/jpeg")
+    pdf = await room.store(samples.five_page_pdf, "application/pdf")
+    for url in (
+        f"{PATH}/image/{image}/0x0/thumbnail/",
+        f"{PATH}/image/{image}/0x0/",
+        f"{PATH}/pdf/{pdf}/",
+        f"{PATH}/pdf/{pdf}/0x0/thumbnail/",
+    ):
+        assert (await api.get(url, room.bob)).status_code == 200
+    assert len(await cached_keys(container, image)) == 2
+    assert len(await cached_keys(container, pdf)) == 2
+
+    assert (await api.delete(f"/rooms/{room.id}", room.alice)).status_code == 204
+
+    for file_id in (image, pdf):
+        assert await cached_keys(container, file_id) == []
+        assert await container.blobs.size(blob_key(file_id)) is None
+    assert_error(await api.get(f"{PATH}/image/{image}/0x0/thumbnail/", room.bob), 404)
+
+
+async def test_attachment_deletion_removes_its_previews_only(
+    api: Api, room: Room, samples: Samples, container: Container
+) -> None:
+    deleted = await room.store(samples.photo_jpeg, "image/jpeg")
+    kept = await room.store(samples.photo_jpeg, "image/jpeg")
+    for file_id in (deleted, kept):
+        response = await api.get(f"{PATH}/image/{file_id}/0x0/thumbnail/", room.bob)
+        assert response.status_code == 200
+        assert len(await cached_keys(container, file_id)) == 1
+
+    assert (await api.delete(f"/attachments/{deleted}", room.alice)).status_code == 204
+
+    assert await cached_keys(container, deleted) == []
+    assert await container.blobs.size(blob_key(deleted)) is None
+    assert len(await cached_keys(container, kept)) == 1
+    assert_error(await api.get(f"{PATH}/image/{deleted}/0x0/thumbnail/", room.bob), 404)
+
+
+class DeletingPreviewer(CountingPreviewer):
+    """Runs `during` (a room deletion) after rendering, before the service stores the result."""
+
+    def __init__(self, inner: Previewer, during: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(inner)
+        self.during = during
+
+    async def render(self, request: PreviewRequest, source: Path) -> Rendered:
+        rendered = await super().render(request, source)
+        await self.during()
+        return rendered
+
+
+async def test_file_deleted_during_a_render_leaves_no_preview_behind(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    """The deletion's cleanup runs before the render is stored: the entry must not outlive it."""
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+
+    async def delete_room() -> None:
+        response = await api.delete(f"/rooms/{room.id}", room.alice)
+        assert response.status_code == 204
+
+    deleting = DeletingPreviewer(container.previewer, delete_room)
+    use_previewer(container, deleting)
+    response = await api.get(f"{PATH}/image/{file_id}/100x100/thumbnail", room.bob)
+    # The caller was a member when it asked: it gets what it asked for.
+    assert image_of(response, "JPEG").size == (100, 100)
+    assert deleting.count == 1
+    assert await container.blobs.size(blob_key(file_id)) is None
+    assert await cached_keys(container, file_id) == []
