@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import Depends, Path, Request
 from starlette.requests import HTTPConnection
 
+from wschats.api.limits import enforce_rate_limit
 from wschats.container import Container
 from wschats.domain.model import Principal
 
@@ -32,7 +33,12 @@ def request_token(request: HTTPConnection) -> str | None:
 async def principal(
     request: Request, services: Annotated[Container, Depends(container)]
 ) -> Principal:
-    return await services.auth.authenticate(request_token(request), request.headers.get("queue-id"))
+    caller = await services.auth.authenticate(
+        request_token(request), request.headers.get("queue-id")
+    )
+    request.state.principal = caller  # named in the request log (observability.PRINCIPAL_STATE)
+    enforce_rate_limit(request, caller.user_id)
+    return caller
 
 
 Services = Annotated[Container, Depends(container)]

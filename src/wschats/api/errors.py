@@ -54,7 +54,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, DependencyFailed):
         status = 500 if exc.dependency.required else 424
         log.error(
-            "dependency %s failed: %s (trace %s)", exc.dependency.value, exc, trace_id(request)
+            "dependency %s failed: %s",
+            exc.dependency.value,
+            exc,
+            extra={"traceId": trace_id(request)},
         )
         return error_response(request, status, exc.message)
     status = next((s for cls, s in STATUS_OF.items() if isinstance(exc, cls)), 500)
@@ -96,7 +99,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unexpected error (trace %s)", trace_id(request), exc_info=exc)
+    # Runs outside the trace id middleware (in ServerErrorMiddleware): pass the id along.
+    log.exception("unexpected error", exc_info=exc, extra={"traceId": trace_id(request)})
     return error_response(request, 500, "Internal server error")
 
 

@@ -6,6 +6,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wschats.api.observability import current_trace_id
+
 
 class PathNormalizer:
     """Serves every path at the root and under the base path, with or without a trailing
@@ -39,6 +41,8 @@ class TraceIdMiddleware:
             await self.app(scope, receive, send)
             return
         trace = uuid.uuid4().hex
+        # Outermost, so the state dict it creates is shared by every later copy of the scope
+        # (PathNormalizer copies it) and by the 500 handler, which sees the original scope.
         scope.setdefault("state", {})["trace_id"] = trace
 
         async def send_with_trace(message: Message) -> None:
@@ -48,4 +52,8 @@ class TraceIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_trace)
+        token = current_trace_id.set(trace)
+        try:
+            await self.app(scope, receive, send_with_trace)
+        finally:
+            current_trace_id.reset(token)

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from wschats.api.limits import bounded_list
 from wschats.domain.model import MeetingType, RoomType
 
 E = TypeVar("E", bound=Enum)
@@ -20,6 +21,8 @@ def _lower(value: Any) -> Any:
 
 RoomTypeField = Annotated[RoomType, BeforeValidator(_lower)]
 MeetingTypeField = Annotated[MeetingType, BeforeValidator(_lower)]
+# Every list in a request is bounded by WSC_MAX_LIST_LENGTH (more items: 400).
+BoundedList = BeforeValidator(bounded_list)
 
 
 class RequestModel(BaseModel):
@@ -31,7 +34,7 @@ class RoomCreationFields(RequestModel):
     description: str | None = Field(None, max_length=256)
     type: RoomTypeField
     parent_id: UUID | None = None
-    members_ids: list[UUID] | None = None
+    members_ids: Annotated[list[UUID], BoundedList] | None = None
 
 
 class RoomEditableFields(RequestModel):
@@ -42,6 +45,10 @@ class RoomEditableFields(RequestModel):
 class RoomRank(RequestModel):
     room_id: UUID
     rank: int
+
+
+# A body that is a list of ranks (`body: RoomRanks` in the route).
+RoomRanks = Annotated[list[RoomRank], BoundedList]
 
 
 class MemberToInsert(RequestModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
@@ -47,10 +47,18 @@ def cache_key(file_id: UUID, request: PreviewRequest) -> str:
 
 
 class PreviewService:
-    def __init__(self, database: Database, blobs: BlobStore, previewer: Previewer) -> None:
+    def __init__(
+        self,
+        database: Database,
+        blobs: BlobStore,
+        previewer: Previewer,
+        on_cache_lookup: Callable[[bool], None] | None = None,
+    ) -> None:
         self._db = database
         self._blobs = blobs
         self._previewer = previewer
+        # Told True for a cache hit and False for a miss (the metrics count them).
+        self._on_cache_lookup = on_cache_lookup or (lambda hit: None)
         # Renders in progress, and rendered results not yet in the cache, by cache key.
         self._flights: dict[str, asyncio.Task[Rendered]] = {}
         self._stores: set[asyncio.Task[None]] = set()
@@ -66,6 +74,7 @@ class PreviewService:
         flight = self._flights.get(key)
         if flight is None:
             cached = await self._cached(key)
+            self._on_cache_lookup(cached is not None)
             if cached is not None:
                 return cached
             # Another request may have taken off while we looked in the cache.

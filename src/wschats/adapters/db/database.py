@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from uuid import UUID
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -103,9 +103,11 @@ class SqlDatabase:
                 yield SqlUnitOfWork(
                     conn, record_messages=self._record_messages, on_messages=self.on_messages
                 )
-        except (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError) as exc:
+        except Exception as exc:
             # Connection-level failures only: a programming error must stay a 500 of its own.
-            raise _unavailable(exc) from exc
+            if is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
 
     async def health(self) -> bool:
         try:
@@ -119,6 +121,31 @@ class SqlDatabase:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+# SQLSTATE classes that mean "the server is not there for us right now": 08 connection
+# exception, 57 operator intervention (shutting down, starting up, terminated), 53 insufficient
+# resources (too many connections).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a failure means the database cannot serve us (as opposed to a bug)."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return True
+        if isinstance(current, ConnectionError):
+            return True
+        current = current.__cause__ or getattr(current, "orig", None)
+    return False
 
 
 def _unavailable(exc: BaseException) -> DependencyFailed:

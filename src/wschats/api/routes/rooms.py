@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from wschats.api.deps import Caller, RoomId, Services, WorkspaceId
 from wschats.api.rendering import JsonResponse, room_json
-from wschats.api.schemas import RoomCreationFields, RoomEditableFields, RoomRank
+from wschats.api.schemas import RoomCreationFields, RoomEditableFields, RoomRanks
 from wschats.domain.errors import BadRequest
 from wschats.domain.time import format_datetime
 from wschats.services.rooms import NewRoom, RankEntry, RoomChanges
@@ -99,9 +99,7 @@ async def clear_room_history(room_id: RoomId, caller: Caller, services: Services
 
 
 @router.put("/rooms/workspaces/rank", operation_id="updateWorkspacesRank", status_code=204)
-async def update_workspaces_rank(
-    body: list[RoomRank], caller: Caller, services: Services
-) -> Response:
+async def update_workspaces_rank(body: RoomRanks, caller: Caller, services: Services) -> Response:
     await services.rooms.rank_workspaces(
         caller, [RankEntry(room_id=r.room_id, rank=r.rank) for r in body]
     )
@@ -115,7 +113,7 @@ async def update_workspaces_rank(
 )
 async def update_channels_rank(
     workspace_id: WorkspaceId,
-    body: list[RoomRank],
+    body: RoomRanks,
     caller: Caller,
     services: Services,
 ) -> Response:

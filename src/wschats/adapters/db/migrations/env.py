@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from wschats.adapters.db.engine import create_engine
@@ -28,6 +29,13 @@ async def _run_async() -> None:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several servers starting at once on a fresh database migrate one at a time;
+                # the lock ends with the connection.
+                await connection.execute(
+                    text("SELECT pg_advisory_lock(hashtext('wschats-migrate'))")
+                )
+                await connection.commit()
             await connection.run_sync(_run)
             await connection.commit()
     finally:

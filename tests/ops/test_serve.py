@@ -1,0 +1,124 @@
+"""`wschats serve` as operators run it: JSON logs, metrics, and a bounded request head."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from tests.ops.conftest import sample
+from tests.servers import ServerProcess, create_user
+
+DEADLINE_S = 20
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp("serve")
+    process = ServerProcess(
+        env={
+            "WSC_DATA_DIR": str(data),
+            "WSC_DATABASE_URL": f"sqlite:///{data / 'wschats.db'}",
+            "WSC_BASE_PATH": "/services/chats",
+            "WSC_METRICS": "true",
+            "WSC_LOG_FORMAT": "json",
+            "WSC_LOG_LEVEL": "info",
+            "WSC_MAX_HEADER_KB": "16",
+        },
+        log_path=data / "server.log",
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def log_entries(path: Path) -> list[dict[str, Any]]:
+    entries = []
+    for line in path.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            pytest.fail(f"a log line is not JSON: {line!r}")
+    return entries
+
+
+def raw_request(port: int, head: bytes) -> bytes:
+    """Send a request head as is and return the start of the answer ("" if the server just
+    closed the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S) as sock:
+        try:
+            sock.sendall(head)
+            return sock.recv(200)
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
+
+
+def test_an_oversized_request_head_is_refused_and_the_server_keeps_serving(
+    server: ServerProcess,
+) -> None:
+    big = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
+    answer = raw_request(server.port, big)
+    assert answer.startswith(b"HTTP/1.1 4"), answer  # uvicorn answers 400
+
+    # A large but reasonable head (a few cookies) is fine.
+    normal = b"GET /health/live HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 8000 + b"\r\n\r\n"
+    assert raw_request(server.port, normal).startswith(b"HTTP/1.1 204")
+    assert httpx.get(server.url + "/health/live", timeout=DEADLINE_S).status_code == 204
+
+
+def test_the_server_writes_one_json_line_per_request_and_no_access_log_of_its_own(
+    server: ServerProcess,
+) -> None:
+    response = httpx.get(
+        server.url + "/services/chats/rooms/5b7d3c58-0000-4000-8000-000000000000",
+        timeout=DEADLINE_S,
+    )
+    assert response.status_code == 401
+    trace = response.json()["traceId"]
+    lines: list[dict[str, Any]] = []
+    with httpx.Client() as client:
+        for _ in range(DEADLINE_S * 10):  # the line is written as the response completes
+            lines = [e for e in log_entries(server.log_path) if e.get("traceId") == trace]
+            if lines:
+                break
+            client.get(server.url + "/health/live")
+    (line,) = lines
+    assert line["logger"] == "wschats.requests"
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/rooms/{roomId}", 401)
+    assert line["user"] is None
+    assert not any(e["logger"] == "uvicorn.access" for e in log_entries(server.log_path))
+    assert any(e["logger"] == "uvicorn.error" for e in log_entries(server.log_path))
+
+
+async def test_open_websockets_are_counted(server: ServerProcess) -> None:
+    _, token = await create_user(f"sqlite:///{server.env['WSC_DATA_DIR']}/wschats.db", "ws")
+
+    async def connections() -> float | None:
+        async with httpx.AsyncClient() as client:
+            return sample(
+                (await client.get(server.url + "/metrics")).text, "wschats_websocket_connections"
+            )
+
+    async def until(expected: float) -> None:
+        for _ in range(DEADLINE_S * 20):  # a closed socket is counted once the server sees it
+            if await connections() == expected:
+                return
+            await asyncio.sleep(0.05)
+        pytest.fail(f"websocket connections never became {expected}")
+
+    assert await connections() == 0
+    url = server.ws_url + "/services/chats/events"
+    async with connect(url, additional_headers={"Cookie": f"ZM_AUTH_TOKEN={token}"}) as ws:
+        assert json.loads(await ws.recv())["type"] == "websocketConnected"
+        await until(1)
+        async with connect(url, additional_headers={"Cookie": f"ZM_AUTH_TOKEN={token}"}):
+            await until(2)
+        await until(1)
+    await until(0)
