@@ -18,22 +18,31 @@ from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
 from wschats.api.errors import install_error_handlers
+from wschats.api.limits import RequestLimits, rate_limiter
+from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
 from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
+from wschats.api.observability import RequestObserver
+from wschats.api.openapi import install_openapi
 from wschats.api.routing import register_routes
 from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency
 from wschats.domain.time import utc_now
-from wschats.ports import BlobStore, EventDispatcher, MessageDispatcher
+from wschats.ports import BlobStore, EventDispatcher, IdentityService, MessageDispatcher
+from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService, Probe
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
 from wschats.services.outbox import OutboxRelay
+from wschats.services.pictures import PictureService
+from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
+from wschats.services.storage import StorageCheck, sweep_grace_seconds
 from wschats.services.users import UserService
 
 log = logging.getLogger("wschats")
@@ -100,7 +109,19 @@ def build_messaging(settings: Settings) -> MessageDispatcher | None:
     )
 
 
-async def build_container(settings: Settings) -> Container:
+def build_user_management(settings: Settings) -> UserManagementIdentity:
+    if not settings.identity_url:
+        raise ValueError("WSC_IDENTITY_URL is required when WSC_IDENTITY=usermanagement")
+    return UserManagementIdentity(
+        settings.identity_url,
+        timeout_seconds=settings.identity_timeout_seconds,
+        cache_seconds=settings.identity_cache_seconds,
+    )
+
+
+async def build_container(
+    settings: Settings, on_preview_lookup: Callable[[bool], None] | None = None
+) -> Container:
     closers: list[Callable[[], Awaitable[None]]] = []
     database = SqlDatabase(
         settings.resolved_database_url(),
@@ -109,7 +130,15 @@ async def build_container(settings: Settings) -> Container:
         record_messages=settings.xmpp != "none",
     )
     closers.append(database.close)
-    directory = DirectoryIdentity(database)
+    identity: IdentityService
+    directory: DirectoryIdentity | None = None
+    if settings.identity == "usermanagement":
+        user_management = build_user_management(settings)
+        closers.append(user_management.close)
+        identity = user_management
+    else:
+        directory = DirectoryIdentity(database)
+        identity = directory
     blobs = await build_blob_store(settings)
     closers.append(blobs.close)
     previewer = InProcessPreviewer(
@@ -133,40 +162,69 @@ async def build_container(settings: Settings) -> Container:
     capabilities = settings.capabilities()
     probes: dict[Dependency, Probe] = {
         Dependency.DATABASE: database.health,
-        Dependency.AUTHENTICATION: directory.health,
-        Dependency.PROFILING: directory.health,
+        Dependency.AUTHENTICATION: identity.health,
+        Dependency.PROFILING: identity.health,
         Dependency.EVENTS: events.health,
         Dependency.STORAGE: blobs.health,
         Dependency.PREVIEWER: previewer.health,
     }
     if relay is not None:
         probes[Dependency.XMPP] = relay.healthy
+    attachments = AttachmentService(
+        database, blobs, clock, max_attachment_bytes=settings.max_attachment_size_mb * 1024 * 1024
+    )
+    pictures = PictureService(
+        database, events, blobs, capabilities, clock, max_pixels=settings.preview_max_pixels
+    )
+    closers += [attachments.close, pictures.close]
+    storage = StorageCheck(database, blobs)
+    storage.start_sweep(sweep_grace_seconds(settings.database_timeout_seconds))
+    closers.append(storage.close)
+    previews = PreviewService(database, blobs, previewer, on_preview_lookup)
+    closers.append(previews.close)  # closed first: it finishes its cache writes
     return Container(
         settings=settings,
         database=database,
-        identity=directory,
+        identity=identity,
         directory=directory,
         events=events,
         blobs=blobs,
         previewer=previewer,
         messaging=messaging,
-        auth=AuthService(directory, directory, settings.token_ttl_seconds),
-        rooms=RoomService(database, directory, events, blobs, capabilities, clock),
-        members=MemberService(database, directory, events, blobs, capabilities, clock),
-        users=UserService(database, directory, capabilities),
+        auth=AuthService(identity, directory, settings.token_ttl_seconds),
+        rooms=RoomService(database, identity, events, blobs, capabilities, clock),
+        members=MemberService(database, identity, events, blobs, capabilities, clock),
+        users=UserService(database, identity, capabilities),
         meetings=MeetingService(database, events, blobs, clock),
         health=HealthService(probes, timeout=settings.database_timeout_seconds),
+        previews=previews,
+        attachments=attachments,
+        pictures=pictures,
+        storage=storage,
         closers=closers,
     )
 
 
+def outbox_backlog(container: Container) -> OutboxBacklog | None:
+    """How far XMPP delivery is behind, for the metrics: only XMPP deployments have an outbox."""
+    if container.messaging is None or not isinstance(container.database, SqlDatabase):
+        return None
+    return SqlOutboxQueue(container.database).backlog
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    metrics = Metrics() if settings.metrics else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = await build_container(settings)
+        container = await build_container(
+            settings, metrics.count_preview_lookup if metrics is not None else None
+        )
         app.state.container = container
+        backlog = outbox_backlog(container)
+        if metrics is not None and backlog is not None:
+            metrics.watch_outbox(backlog)
         try:
             yield
         finally:
@@ -177,8 +235,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.3.1",
         lifespan=lifespan,
     )
+    app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
     register_routes(app)
-    app.add_middleware(TraceIdMiddleware)
+    install_openapi(app, base_path=settings.base_path)
+    if metrics is not None:
+        install_metrics(app, metrics, token=settings.metrics_token or None)
+    # The last added runs first: TraceId, PathNormalizer, RequestObserver, RequestLimits.
+    app.add_middleware(
+        RequestLimits,
+        max_json_body=settings.max_json_body_kb * 1024,
+        max_list_length=settings.max_list_length,
+    )
+    app.add_middleware(RequestObserver, metrics=metrics)
     app.add_middleware(PathNormalizer, base_path=settings.base_path)
+    app.add_middleware(TraceIdMiddleware)
     return app

@@ -60,17 +60,24 @@ def serve(host: str | None, port: int | None) -> None:
     """Apply migrations if needed and serve HTTP."""
     import uvicorn
 
+    from wschats.api.observability import configure_logging
     from wschats.app import create_app
 
     settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
     _migrate(settings)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
         port=port if port is not None else settings.port,
-        log_level="info",
+        log_config=None,  # configure_logging did it
+        log_level=settings.log_level,
+        access_log=False,  # wschats.requests writes the request lines
+        # h11 bounds the request head (httptools accepts any size), hence not the default.
+        http="h11",
+        h11_max_incomplete_event_size=settings.max_header_kb * 1024,
         proxy_headers=True,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=30,  # deploy/systemd's TimeoutStopSec leaves room above it
     )
 
 
@@ -233,3 +240,62 @@ def token_revoke(value: str) -> None:
     if not _run(settings, lambda d: d.revoke_token(value)):
         raise click.ClickException("unknown token")
     click.echo("revoked")
+
+
+@main.group()
+def storage() -> None:
+    """Check that stored files and their database rows match."""
+
+
+@storage.command("check")
+@click.option("--repair", is_flag=True, help="Remove the orphans found (bytes and rows)")
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait before checking candidates again (uploads in flight on a live server)",
+)
+def storage_check(repair: bool, grace: float) -> None:
+    """List stored files without a row and rows without stored files; exit 1 if any."""
+    from wschats.app import build_blob_store
+    from wschats.services.storage import StorageCheck, describe
+
+    settings = _settings()
+    _migrate(settings)
+
+    async def main() -> list[str]:
+        database = SqlDatabase(settings.resolved_database_url())
+        try:
+            blobs = await build_blob_store(settings)
+            try:
+                check = StorageCheck(database, blobs)
+                report = await check.check(grace_seconds=grace)
+                lines = list(describe(report))
+                if repair and not report.clean:
+                    await check.repair(report)
+                    lines.append(
+                        f"removed {len(report.orphan_blobs)} stored files and "
+                        f"{len(report.orphan_rows)} rows"
+                    )
+                elif not report.clean:
+                    lines.append(
+                        f"{len(report.orphan_blobs) + len(report.orphan_rows)} orphans "
+                        "(run with --repair to remove them)"
+                    )
+                return lines
+            finally:
+                await blobs.close()
+        finally:
+            await database.close()
+
+    try:
+        lines = asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    for line in lines:
+        click.echo(line)
+    if lines and not repair:
+        sys.exit(1)
+    if not lines:
+        click.echo("storage and database agree")

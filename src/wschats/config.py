@@ -20,6 +20,20 @@ class Settings(BaseSettings):
     base_path: str = ""  # e.g. /services/chats: every path is also served under it
     data_dir: Path = Path("./data")
 
+    # Operations: logs and metrics
+    log_format: Literal["json", "text"] = "json"  # how `wschats serve` writes its logs
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    metrics: bool = False  # Prometheus metrics at /metrics
+    metrics_token: str | None = None  # when set, /metrics needs `Authorization: Bearer <it>`
+
+    # Request limits, always on; rate limits per user and minute (0: none)
+    max_header_kb: int = Field(16, ge=1)
+    max_json_body_kb: int = Field(1024, ge=1)
+    max_list_length: int = Field(1000, ge=1)
+    rate_limit_read_per_minute: int = Field(0, ge=0)
+    rate_limit_write_per_minute: int = Field(0, ge=0)
+    rate_limit_upload_per_minute: int = Field(0, ge=0)
+
     # Database: a SQLite file in data_dir by default, or postgresql://...
     database_url: str | None = None
     database_pool_size: int = 10
@@ -28,6 +42,11 @@ class Settings(BaseSettings):
     # Identity (built-in directory)
     token_ttl_seconds: int = 30 * 24 * 3600
     cookie_secure: bool = False
+    # Identity: the built-in directory, or the original's user-management HTTP service
+    identity: Literal["builtin", "usermanagement"] = "builtin"
+    identity_url: str | None = None  # e.g. http://127.78.0.4:20001
+    identity_timeout_seconds: float = Field(5.0, gt=0)
+    identity_cache_seconds: float = Field(60.0, ge=0)  # 0: every request asks
 
     # Storage: local folder under data_dir by default, or s3://bucket
     storage_url: str | None = None

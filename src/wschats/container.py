@@ -15,11 +15,15 @@ from wschats.ports import (
     Previewer,
     UserDirectory,
 )
+from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
+from wschats.services.pictures import PictureService
+from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
+from wschats.services.storage import StorageCheck
 from wschats.services.users import UserService
 
 
@@ -39,6 +43,10 @@ class Container:
     users: UserService
     meetings: MeetingService
     health: HealthService
+    previews: PreviewService
+    attachments: AttachmentService
+    pictures: PictureService
+    storage: StorageCheck
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from wschats.api.routes import auth, events, health, meetings, members, rooms, users
+from wschats.api.routes import (
+    attachments,
+    auth,
+    events,
+    forward,
+    health,
+    meetings,
+    members,
+    pictures,
+    previews,
+    rooms,
+    users,
+)
 
 
 def register_routes(app: FastAPI) -> None:
-    for module in (health, auth, rooms, members, users, meetings, events):
+    modules = (health, auth, rooms, members, users, meetings, previews, events)
+    for module in (*modules, attachments, pictures, forward):
         app.include_router(module.router)

@@ -18,7 +18,6 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from wschats.domain.escapes import encode_text
 from wschats.adapters.xmpp.stanzas import (
     Jids,
     Operation,
@@ -28,6 +27,7 @@ from wschats.adapters.xmpp.stanzas import (
     message,
 )
 from wschats.domain.errors import BadRequest
+from wschats.domain.escapes import encode_text
 from wschats.domain.messaging import ForwardMessage
 
 CLIENT_NS = "jabber:client"

@@ -1,0 +1,78 @@
+"""Upload requests: the raw body with its headers (web-client.md §1.1).
+
+The body is handed on as a stream of the chunks the server received, never gathered: memory
+does not grow with the size of a file. The stream holds the request to its `Content-Length`:
+a body that turns out shorter or longer fails with 400, which makes the store discard what it
+had written. (Behind an HTTP/1.1 server the framing already stops a body at its declared
+length; the check matters wherever a body reaches the application unframed.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Header, Request
+from starlette.requests import ClientDisconnect
+
+from wschats.domain.errors import BadRequest
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+@dataclass(frozen=True)
+class UploadHeaders:
+    """The headers every upload must carry (checked before authentication, as the original)."""
+
+    file_name: str
+    mime_type: str
+    content_length: int
+
+
+def upload_headers(
+    file_name: Annotated[
+        str | None, Header(alias="fileName", description="file name, \\uXXXX-escaped")
+    ] = None,
+    mime_type: Annotated[
+        str | None, Header(alias="mimeType", description="mime type; may be empty")
+    ] = None,
+    content_length: Annotated[str | None, Header(alias="Content-Length")] = None,
+) -> UploadHeaders:
+    missing = [
+        name
+        for name, value in (
+            ("fileName", file_name),
+            ("mimeType", mime_type),
+            ("Content-Length", content_length),
+        )
+        if value is None
+    ]
+    if missing:
+        raise BadRequest(f"Missing header(s): {', '.join(missing)} (uploads are not chunked)")
+    assert file_name is not None and mime_type is not None and content_length is not None
+    if _DIGITS.fullmatch(content_length.strip()) is None:
+        raise BadRequest(f"Content-Length must be a number of bytes, got {content_length!r}")
+    return UploadHeaders(
+        file_name=file_name, mime_type=mime_type, content_length=int(content_length.strip())
+    )
+
+
+async def body_stream(request: Request, declared: int) -> AsyncIterator[bytes]:
+    """The request body as received, exactly `declared` bytes long or a `BadRequest`."""
+    received = 0
+    try:
+        async for chunk in request.stream():
+            if not chunk:
+                continue
+            received += len(chunk)
+            if received > declared:
+                raise BadRequest(f"The body is longer than its Content-Length ({declared})")
+            yield chunk
+    except ClientDisconnect:
+        raise BadRequest("The client went away before the end of the body") from None
+    if received < declared:
+        raise BadRequest(
+            f"The body is shorter ({received} bytes) than its Content-Length ({declared})"
+        )

@@ -1,0 +1,104 @@
+"""Reading a message a client asks to forward (original-behaviour §2.14, §8.9).
+
+The check runs in the request, so a message the chat server could not be sent gives 400 there
+instead of failing later, after the change is committed. It reads the message the way the
+forward stanza builder does: the first plain `<body>` is XML-escaped first (clients send its
+text unescaped), a DTD is refused (no entity expansion, nothing fetched), and a nested
+`forwarded` element must carry a usable `count`.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from wschats.domain.errors import BadRequest
+
+UNREADABLE = "Cannot read the message to forward"
+ATTACHMENT_MARKER = "<operation>attachmentAdded</operation>"
+# A chat message, not a document: far above any stanza limit of an XMPP server.
+MAX_MESSAGE_LENGTH = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ForwardedMessage:
+    """What forwarding needs to know about the original message."""
+
+    attachment_id: str | None  # the `attachment-id` of an `attachmentAdded` message, as written
+
+
+def read_forwarded(original: str) -> ForwardedMessage:
+    """Check that `original` can be forwarded and find the attachment it carries, if any.
+
+    Raises `BadRequest("Cannot read the message to forward")` for anything unreadable.
+    """
+    if len(original) > MAX_MESSAGE_LENGTH:
+        raise BadRequest(f"A message to forward is limited to {MAX_MESSAGE_LENGTH} characters")
+    lowered = original.lower()
+    if "<!doctype" in lowered or "<!entity" in lowered:
+        raise BadRequest(UNREADABLE)
+    try:
+        root = ET.fromstring(escape_first_body(original))
+    except (ET.ParseError, ValueError):
+        raise BadRequest(UNREADABLE) from None
+    nested = _first(root, "forwarded", include_self=False)
+    if nested is not None:
+        _check_count(nested.get("count"))
+    attachment_id = None
+    # As the original: only a message that says so is searched, and only its first `x`.
+    if ATTACHMENT_MARKER in original:
+        x = _first(root, "x", include_self=True)
+        if x is not None and _child_text(x, "operation") == "attachmentAdded":
+            attachment_id = _child_text(x, "attachment-id")
+    return ForwardedMessage(attachment_id=attachment_id)
+
+
+def escape_first_body(original: str) -> str:
+    """XML-escape the text of the first plain `<body>` (clients send it unescaped)."""
+    start = original.find("<body>")
+    if start == -1:
+        return original
+    start += len("<body>")
+    end = original.find("</body>", start)
+    if end == -1:
+        return original
+    body = original[start:end]
+    escaped = (
+        body.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
+    return original[:start] + escaped + original[end:]
+
+
+def _check_count(value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        count = int(value)
+    except ValueError:
+        raise BadRequest(UNREADABLE) from None
+    if count < 0:
+        raise BadRequest(UNREADABLE)
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _first(root: ET.Element, name: str, *, include_self: bool) -> ET.Element | None:
+    for element in root.iter():
+        if element is root and not include_self:
+            continue
+        if _local(element.tag) == name:
+            return element
+    return None
+
+
+def _child_text(parent: ET.Element, name: str) -> str | None:
+    child = next((c for c in parent if _local(c.tag) == name), None)
+    if child is None:
+        return None
+    return "".join(child.itertext()).strip()

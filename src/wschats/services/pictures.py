@@ -1,0 +1,300 @@
+"""Room and user pictures (original-behaviour §2.6-2.8, §5.4-5.6; decisions D5).
+
+A picture is small (a capability bounds it), so it is received into memory, checked to be an
+image that decodes, and stored with the type its bytes show rather than the declared one.
+Every new picture gets a new id: the bytes under an id never change, which is what lets
+downloads use the id as their ETag (the original reused a user's picture id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from PIL import Image
+
+from wschats.domain.access import RoomAccess
+from wschats.domain.errors import BadRequest, Forbidden, NotFound
+from wschats.domain.escapes import decode_header
+from wschats.domain.events import (
+    RoomPictureChanged,
+    UserPictureChanged,
+    UserPictureDeleted,
+)
+from wschats.domain.events import RoomPictureDeleted as RoomPictureDeletedEvent
+from wschats.domain.messaging import RoomPictureDeleted, RoomPictureUpdated
+from wschats.domain.model import (
+    Capabilities,
+    ChatsUser,
+    FileMetadata,
+    FileType,
+    Principal,
+    Room,
+    RoomType,
+)
+from wschats.ports import BlobStore, Clock, Database, EventDispatcher
+from wschats.services.common import AfterCommit, load_access
+from wschats.services.files import FileStore, gathered
+
+# Decoders allowed for pictures: every one allowed is attack surface (files-and-previews.md).
+PICTURE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_NAME_LENGTH = 256  # the column's size
+
+
+@dataclass(frozen=True)
+class PictureUpload:
+    file_name: str  # as sent: `\uXXXX`-escaped
+    mime_type: str
+    declared_size: int
+    chunks: AsyncIterable[bytes]  # exactly `declared_size` bytes, or an error
+
+
+def picture_type(data: bytes, max_pixels: int) -> str:
+    """The mime type of `data` if it is a whole picture of an allowed type, else `BadRequest`.
+
+    Decodes every pixel, so a truncated file is refused, after checking the declared pixel
+    count (decompression bombs). Blocking: run it in a thread.
+    """
+    try:
+        with Image.open(io.BytesIO(data), formats=list(PICTURE_TYPES)) as image:
+            if image.width * image.height > max_pixels:
+                raise BadRequest(f"The picture has more than {max_pixels} pixels")
+            image.load()
+            found = image.format
+    except BadRequest:
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        # UnidentifiedImageError is an OSError; truncated data raises OSError or EOFError.
+        raise BadRequest("The picture is not an image that can be decoded") from None
+    if found not in PICTURE_TYPES:
+        raise BadRequest("The picture is not an image that can be decoded")
+    return PICTURE_TYPES[found]
+
+
+class PictureService:
+    def __init__(
+        self,
+        database: Database,
+        events: EventDispatcher,
+        blobs: BlobStore,
+        capabilities: Capabilities,
+        clock: Clock,
+        *,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self._db = database
+        self._events = events
+        self._blobs = blobs
+        self._files = FileStore(blobs)
+        self._capabilities = capabilities
+        self._clock = clock
+        self._max_pixels = max_pixels
+
+    async def close(self) -> None:
+        await self._files.close()
+
+    # ---------------------------------------------------------------- reads
+
+    async def room_picture(self, caller: Principal, room_id: UUID) -> FileMetadata:
+        async with self._db.unit_of_work() as uow:
+            await load_access(uow, room_id, caller.user_id)
+            pictures = await uow.files.of_room(room_id, FileType.ROOM_AVATAR)
+        if not pictures:
+            raise NotFound(f"Room {room_id} has no picture")
+        return pictures[0]
+
+    async def user_picture(self, caller: Principal, user_id: UUID) -> FileMetadata:
+        # Any authenticated user may see any user's picture (§5.4).
+        async with self._db.unit_of_work() as uow:
+            picture = await uow.files.user_avatar(user_id)
+        if picture is None:
+            raise NotFound(f"User {user_id} has no picture")
+        return picture
+
+    async def read(
+        self, picture: FileMetadata, start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        return await self._files.read(picture, start, end)
+
+    # ---------------------------------------------------------------- room picture
+
+    async def set_room_picture(
+        self, caller: Principal, room_id: UUID, upload: PictureUpload
+    ) -> None:
+        name = _file_name(upload.file_name)
+        async with self._db.unit_of_work() as uow:
+            access = await load_access(uow, room_id, caller.user_id, as_owner=True)
+        _check_picture_room(access.room)
+        limit = self._capabilities.max_room_image_size_in_kb * 1024
+        data, mime_type = await self._receive(upload, limit)
+
+        now = self._clock.now()
+        picture = FileMetadata(
+            id=uuid.uuid4(),
+            type=FileType.ROOM_AVATAR,
+            name=name,
+            size=len(data),
+            mime_type=mime_type,
+            user_id=caller.user_id,
+            room_id=room_id,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._files.put(picture.id, _single(data))
+
+        async def write() -> tuple[RoomAccess, list[FileMetadata]]:
+            async with self._db.unit_of_work(write=True) as uow:
+                await uow.lock_room(room_id)
+                access = await load_access(uow, room_id, caller.user_id, as_owner=True)
+                _check_picture_room(access.room)
+                replaced = await uow.files.of_room(room_id, FileType.ROOM_AVATAR)
+                for old in replaced:
+                    await uow.files.delete(old.id)
+                await uow.files.add(picture)
+                access.room.picture_updated_at = now
+                access.room.updated_at = now
+                await uow.rooms.update(access.room)
+                await uow.outbox.add(
+                    RoomPictureUpdated(
+                        room_id=room_id,
+                        sender_id=caller.user_id,
+                        picture_id=picture.id,
+                        picture_name=name,
+                    )
+                )
+                await uow.commit()
+                return access, replaced
+
+        access, replaced = await self._files.record([picture.id], write)
+        after = AfterCommit()
+        for old in replaced:
+            after.forget_file(old.id)
+        after.notify(
+            RoomPictureChanged(sent_date=now, room_id=room_id, updated_at=now), access.member_ids
+        )
+        await after.run(self._events, self._blobs)
+
+    async def delete_room_picture(self, caller: Principal, room_id: UUID) -> None:
+        now = self._clock.now()
+        after = AfterCommit()
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.lock_room(room_id)
+            access = await load_access(uow, room_id, caller.user_id, as_owner=True)
+            pictures = await uow.files.of_room(room_id, FileType.ROOM_AVATAR)
+            if not pictures:
+                raise NotFound(f"Room {room_id} has no picture")
+            for picture in pictures:
+                await uow.files.delete(picture.id)
+                after.forget_file(picture.id)
+            access.room.picture_updated_at = None
+            access.room.updated_at = now
+            await uow.rooms.update(access.room)
+            await uow.outbox.add(RoomPictureDeleted(room_id=room_id, sender_id=caller.user_id))
+            await uow.commit()
+        after.notify(RoomPictureDeletedEvent(sent_date=now, room_id=room_id), access.member_ids)
+        await after.run(self._events, self._blobs)
+
+    # ---------------------------------------------------------------- user picture
+
+    async def set_user_picture(
+        self, caller: Principal, user_id: UUID, upload: PictureUpload
+    ) -> None:
+        name = _file_name(upload.file_name)
+        if user_id != caller.user_id:
+            raise Forbidden("A user can only change their own picture")
+        limit = self._capabilities.max_user_image_size_in_kb * 1024
+        data, mime_type = await self._receive(upload, limit)
+
+        now = self._clock.now()
+        picture = FileMetadata(
+            id=uuid.uuid4(),
+            type=FileType.USER_AVATAR,
+            name=name,
+            size=len(data),
+            mime_type=mime_type,
+            user_id=user_id,
+            room_id=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._files.put(picture.id, _single(data))
+
+        async def write() -> tuple[list[UUID], FileMetadata | None]:
+            async with self._db.unit_of_work(write=True) as uow:
+                await uow.lock_user(user_id)
+                replaced = await uow.files.user_avatar(user_id)
+                if replaced is not None:
+                    await uow.files.delete(replaced.id)
+                await uow.files.add(picture)
+                chats = await uow.chats_users.get(user_id) or ChatsUser(id=user_id)
+                chats.picture_updated_at = now
+                await uow.chats_users.save(chats)
+                contacts = await uow.members.contacts_of(user_id)
+                await uow.commit()
+                return contacts, replaced
+
+        contacts, replaced = await self._files.record([picture.id], write)
+        after = AfterCommit()
+        if replaced is not None:
+            after.forget_file(replaced.id)
+        after.notify(
+            UserPictureChanged(sent_date=now, user_id=user_id, image_id=picture.id, updated_at=now),
+            contacts,
+        )
+        await after.run(self._events, self._blobs)
+
+    async def delete_user_picture(self, caller: Principal, user_id: UUID) -> None:
+        if user_id != caller.user_id:
+            raise Forbidden("A user can only delete their own picture")
+        now = self._clock.now()
+        after = AfterCommit()
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.lock_user(user_id)
+            picture = await uow.files.user_avatar(user_id)
+            if picture is None:
+                raise NotFound(f"User {user_id} has no picture")
+            await uow.files.delete(picture.id)
+            after.forget_file(picture.id)
+            chats = await uow.chats_users.get(user_id)
+            if chats is not None:
+                chats.picture_updated_at = None
+                await uow.chats_users.save(chats)
+            contacts = await uow.members.contacts_of(user_id)
+            await uow.commit()
+        after.notify(UserPictureDeleted(sent_date=now, user_id=user_id), contacts)
+        await after.run(self._events, self._blobs)
+
+    # ---------------------------------------------------------------- helpers
+
+    async def _receive(self, upload: PictureUpload, limit: int) -> tuple[bytes, str]:
+        """The picture's bytes and the type they show, after the checks of §2.7/§5.5."""
+        if upload.declared_size > limit:
+            raise BadRequest(f"The picture is larger than {limit} bytes")
+        if not upload.mime_type.lower().startswith("image/"):
+            raise BadRequest(
+                f"The mime type of a picture must be image/*, got {upload.mime_type!r}"
+            )
+        data = await gathered(upload.chunks, limit)
+        mime_type = await asyncio.to_thread(picture_type, data, self._max_pixels)
+        return data, mime_type
+
+
+def _file_name(raw: str) -> str:
+    name = decode_header(raw, field="file name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise BadRequest(f"The file name is longer than {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _check_picture_room(room: Room) -> None:
+    if room.type is not RoomType.GROUP:
+        raise BadRequest(f"Only a group can have a picture, room {room.id} is a {room.type}")
+
+
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
