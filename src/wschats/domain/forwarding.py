@@ -32,25 +32,45 @@ def read_forwarded(original: str) -> ForwardedMessage:
 
     Raises `BadRequest("Cannot read the message to forward")` for anything unreadable.
     """
-    if len(original) > MAX_MESSAGE_LENGTH:
-        raise BadRequest(f"A message to forward is limited to {MAX_MESSAGE_LENGTH} characters")
-    lowered = original.lower()
-    if "<!doctype" in lowered or "<!entity" in lowered:
-        raise BadRequest(UNREADABLE)
-    try:
-        root = ET.fromstring(escape_first_body(original))
-    except (ET.ParseError, ValueError):
-        raise BadRequest(UNREADABLE) from None
-    nested = _first(root, "forwarded", include_self=False)
+    root = parse_message(original)
+    nested = first_element(root, "forwarded", include_self=False)
     if nested is not None:
-        _check_count(nested.get("count"))
+        forwarded_count(nested)
     attachment_id = None
     # As the original: only a message that says so is searched, and only its first `x`.
     if ATTACHMENT_MARKER in original:
-        x = _first(root, "x", include_self=True)
+        x = first_element(root, "x", include_self=True)
         if x is not None and _child_text(x, "operation") == "attachmentAdded":
             attachment_id = _child_text(x, "attachment-id")
     return ForwardedMessage(attachment_id=attachment_id)
+
+
+def parse_message(original: str) -> ET.Element:
+    """The message as XML, its first body escaped; 400 for anything unreadable or a DTD."""
+    if len(original) > MAX_MESSAGE_LENGTH:
+        raise BadRequest(f"A message to forward is limited to {MAX_MESSAGE_LENGTH} characters")
+    lowered = original.lower()
+    # A DTD is the only way to declare entities (expansion bombs, external files): refuse it.
+    if "<!doctype" in lowered or "<!entity" in lowered:
+        raise BadRequest(UNREADABLE)
+    try:
+        return ET.fromstring(escape_first_body(original))
+    except (ET.ParseError, ValueError):
+        raise BadRequest(UNREADABLE) from None
+
+
+def forwarded_count(forwarded: ET.Element) -> int:
+    """How many times a nested `forwarded` element says its message was forwarded."""
+    value = forwarded.get("count")
+    if value is None:
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        raise BadRequest(UNREADABLE) from None
+    if count < 0:
+        raise BadRequest(UNREADABLE)
+    return count
 
 
 def escape_first_body(original: str) -> str:
@@ -73,32 +93,26 @@ def escape_first_body(original: str) -> str:
     return original[:start] + escaped + original[end:]
 
 
-def _check_count(value: str | None) -> None:
-    if value is None:
-        return
-    try:
-        count = int(value)
-    except ValueError:
-        raise BadRequest(UNREADABLE) from None
-    if count < 0:
-        raise BadRequest(UNREADABLE)
-
-
-def _local(tag: object) -> str:
+def local_name(tag: object) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
-def _first(root: ET.Element, name: str, *, include_self: bool) -> ET.Element | None:
+def first_element(root: ET.Element, name: str, *, include_self: bool) -> ET.Element | None:
+    """The first element named `name` (any namespace) in document order."""
     for element in root.iter():
         if element is root and not include_self:
             continue
-        if _local(element.tag) == name:
+        if local_name(element.tag) == name:
             return element
     return None
 
 
+def child_element(parent: ET.Element, name: str) -> ET.Element | None:
+    return next((c for c in parent if local_name(c.tag) == name), None)
+
+
 def _child_text(parent: ET.Element, name: str) -> str | None:
-    child = next((c for c in parent if _local(c.tag) == name), None)
+    child = child_element(parent, name)
     if child is None:
         return None
     return "".join(child.itertext()).strip()

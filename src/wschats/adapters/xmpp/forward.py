@@ -26,13 +26,18 @@ from wschats.adapters.xmpp.stanzas import (
     escape_text,
     message,
 )
-from wschats.domain.errors import BadRequest
 from wschats.domain.escapes import encode_text
+from wschats.domain.forwarding import (
+    child_element,
+    first_element,
+    forwarded_count,
+    local_name,
+    parse_message,
+)
 from wschats.domain.messaging import ForwardMessage
 
 CLIENT_NS = "jabber:client"
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
-_UNREADABLE = "Cannot read the message to forward"
 _REMOVED = ("markable", "forwarded", "reply", "stanza-id", "x")
 _ENTITY = re.compile(r"&(amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);")
 _ENCODED_TEXT = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
@@ -68,15 +73,15 @@ def forward_stanza(jids: Jids, command: ForwardMessage, *, store_hint: bool = Fa
 
 def forwarded_element(original: str, sent_at: datetime | None) -> str:
     """`<forwarded xmlns='urn:xmpp:forward:0' count='N'>[delay]<message ...>...</forwarded>`."""
-    root = _parse(_escape_first_body(original))
-    nested = _first(root, "forwarded", include_self=False)
+    root = parse_message(original)
+    nested = first_element(root, "forwarded", include_self=False)
     if nested is not None:
-        count = _count(nested) + 1
-        inner = _first(nested, "message", include_self=False)
-        source = _first(inner, "body", include_self=False) if inner is not None else None
+        count = forwarded_count(nested) + 1
+        inner = first_element(nested, "message", include_self=False)
+        source = first_element(inner, "body", include_self=False) if inner is not None else None
     else:
         count = 1
-        source = _child(root, "body")
+        source = child_element(root, "body")
     text = ""
     if source is not None:
         text = _unescape_xml("".join(source.itertext()))
@@ -99,72 +104,12 @@ def _is_encoded(body: ET.Element, text: str) -> bool:
     return body.get("encoded") == "UTF-8" or _ENCODED_TEXT.fullmatch(text) is not None
 
 
-def _escape_first_body(original: str) -> str:
-    """XML-escape the text of the first plain `<body>`: clients send it unescaped."""
-    start = original.find("<body>")
-    if start == -1:
-        return original
-    start += len("<body>")
-    end = original.find("</body>", start)
-    if end == -1:
-        return original
-    body = original[start:end]
-    escaped = (
-        body.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&apos;")
-    )
-    return original[:start] + escaped + original[end:]
-
-
-def _parse(text: str) -> ET.Element:
-    # A DTD is the only way to declare entities (expansion bombs, external files): refuse it.
-    if "<!doctype" in text.lower() or "<!entity" in text.lower():
-        raise BadRequest(_UNREADABLE)
-    try:
-        return ET.fromstring(text)
-    except (ET.ParseError, ValueError):
-        raise BadRequest(_UNREADABLE) from None
-
-
-def _count(forwarded: ET.Element) -> int:
-    value = forwarded.get("count")
-    if value is None:
-        return 0
-    try:
-        count = int(value)
-    except ValueError:
-        raise BadRequest(_UNREADABLE) from None
-    if count < 0:
-        raise BadRequest(_UNREADABLE)
-    return count
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
 def _namespace(tag: str) -> str:
     return tag[1:].split("}", 1)[0] if tag.startswith("{") else ""
 
 
-def _first(root: ET.Element, name: str, *, include_self: bool) -> ET.Element | None:
-    for element in root.iter():
-        if element is root and not include_self:
-            continue
-        if isinstance(element.tag, str) and _local(element.tag) == name:
-            return element
-    return None
-
-
-def _child(parent: ET.Element, name: str) -> ET.Element | None:
-    return next((c for c in parent if _local(c.tag) == name), None)
-
-
 def _set_body(root: ET.Element, text: str) -> None:
-    body = _child(root, "body")
+    body = child_element(root, "body")
     if body is None:
         body = ET.SubElement(root, _qualified(_namespace(root.tag), "body"))
     for child in list(body):
@@ -182,13 +127,13 @@ def _qualified(namespace: str, name: str) -> str:
 
 def _remove_first(root: ET.Element, name: str) -> None:
     parents = {child: parent for parent in root.iter() for child in parent}
-    target = _first(root, name, include_self=False)
+    target = first_element(root, name, include_self=False)
     if target is None:
         return
     parent = parents[target]
     _detach(parent, target)
     # An emptied MAM `result` wrapper would make clients take the message for an archive result.
-    if parent is not root and _local(parent.tag) == "result" and len(parent) == 0:
+    if parent is not root and local_name(parent.tag) == "result" and len(parent) == 0:
         _detach(parents[parent], parent)
 
 
@@ -229,7 +174,7 @@ def _stamp(moment: datetime) -> str:
 
 def _serialise(element: ET.Element, default_ns: str) -> str:
     namespace = _namespace(element.tag)
-    name = _local(element.tag)
+    name = local_name(element.tag)
     declarations: list[str] = []
     if namespace and namespace != default_ns:
         declarations.append(f" xmlns='{escape_attribute(namespace)}'")
@@ -240,11 +185,11 @@ def _serialise(element: ET.Element, default_ns: str) -> str:
         if not key_ns:
             attributes.append((key, value))
         elif key_ns == _XML_NS:
-            attributes.append((f"xml:{_local(key)}", value))
+            attributes.append((f"xml:{local_name(key)}", value))
         else:
             prefix = f"ns{len(declarations)}"
             declarations.append(f" xmlns:{prefix}='{escape_attribute(key_ns)}'")
-            attributes.append((f"{prefix}:{_local(key)}", value))
+            attributes.append((f"{prefix}:{local_name(key)}", value))
     parts = [f"<{name}", *declarations]
     parts.extend(f" {key}='{escape_attribute(value)}'" for key, value in sorted(attributes))
     children = [_serialise(child, default_ns) + escape_text(child.tail or "") for child in element]
