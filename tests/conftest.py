@@ -21,6 +21,7 @@ import pytest_asyncio
 from fastapi import FastAPI
 
 from tests.contract import operation_for, validate_http_response
+from tests.s3 import moto_server
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.tables import metadata
 from wschats.app import create_app
@@ -49,6 +50,13 @@ def postgres_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         _pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """http://127.0.0.1:<port> of a moto S3 server shared by the session."""
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
+        yield endpoint
 
 
 def database_url_for(backend: str, request: pytest.FixtureRequest, tmp: Path) -> str:

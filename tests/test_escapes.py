@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wschats.domain.escapes import decode_header, encode_text
 from wschats.domain.errors import BadRequest
+from wschats.domain.escapes import decode_header, encode_text
 
 
 def test_every_character_becomes_a_lowercase_escape() -> None:

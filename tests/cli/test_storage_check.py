@@ -16,18 +16,11 @@ from tests.files.support import (
     S3_SECRET_KEY,
     Stored,
     image_bytes,
-    moto_server,
     stored_view,
 )
 from tests.servers import ServerProcess, create_user
 from wschats.config import Settings
 from wschats.domain.escapes import encode_text
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(params=["local", "s3"])

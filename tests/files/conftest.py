@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
-from tests.files.support import S3_ACCESS_KEY, S3_SECRET_KEY, Stored, moto_server, stored_view
+from tests.files.support import S3_ACCESS_KEY, S3_SECRET_KEY, Stored, stored_view
 from wschats.adapters.db.migrate import upgrade
 from wschats.app import create_app
 from wschats.config import Settings
@@ -30,12 +30,6 @@ def _pg_admin(sql: str) -> None:
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql.encode())
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as endpoint:
-        yield endpoint
 
 
 @pytest.fixture(scope="session", params=["local", "s3"])

@@ -12,11 +12,9 @@ from __future__ import annotations
 import io
 import os
 import struct
-import subprocess
-import sys
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
@@ -49,46 +47,8 @@ GREEN = (0, 200, 0)
 # Colours of the pages of the five-page PDF, in order.
 PAGE_COLOURS = [(255, 0, 0), (0, 128, 0), (0, 0, 255), (255, 255, 0), (0, 0, 0)]
 
-_MOTO_SERVER = """
-import sys
-from moto.server import ThreadedMotoServer
-
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
 
 # ------------------------------------------------------------------------ the app per storage
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """http://127.0.0.1:<port> of a moto S3 server; it exits when its stdin closes."""
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-c", _MOTO_SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            text=True,
-        )
-    assert server.stdin is not None and server.stdout is not None
-    try:
-        port = server.stdout.readline().strip()  # "" if the server died
-        if not port.isdigit():
-            pytest.fail(f"moto did not start: {log.read_text()[-2000:]}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session", params=["local", "s3"])

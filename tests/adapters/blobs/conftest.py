@@ -6,9 +6,7 @@ this process (the adapter) only. The child exits when this session closes its st
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,44 +25,6 @@ from wschats.adapters.blobs import LocalBlobStore
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3 import S3Client
-
-_MOTO_SERVER = """
-import sys
-from moto.server import ThreadedMotoServer
-
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-print(server.get_host_and_port()[1], flush=True)
-sys.stdin.read()
-server.stop()
-"""
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """http://127.0.0.1:<port> of a moto S3 server on a free port."""
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-c", _MOTO_SERVER],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log_file,
-            text=True,
-        )
-    assert server.stdin is not None and server.stdout is not None
-    try:
-        port = server.stdout.readline().strip()  # EOF (so "") if the server died
-        if not port.isdigit():
-            pytest.fail(f"moto did not start: {log.read_text()[-2000:]}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stdin.close()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
