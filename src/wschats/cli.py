@@ -73,8 +73,9 @@ def serve(host: str | None, port: int | None) -> None:
         log_config=None,  # configure_logging did it
         log_level=settings.log_level,
         access_log=False,  # wschats.requests writes the request lines
-        # h11 bounds the request head (httptools accepts any size), hence not the default.
-        http="h11",
+        # h11 bounds the request head (httptools accepts any size); httptools is faster and
+        # safe where a proxy bounds headers (deploy/nginx does).
+        http=settings.http_parser,
         h11_max_incomplete_event_size=settings.max_header_kb * 1024,
         proxy_headers=True,
         timeout_graceful_shutdown=30,  # deploy/systemd's TimeoutStopSec leaves room above it

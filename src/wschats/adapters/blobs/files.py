@@ -78,8 +78,9 @@ class PendingFile(ThreadFile):
     async def open(self) -> None:
         await self._run(self._open)
 
-    async def write(self, data: bytes) -> None:
-        await self._run(lambda: self._opened().write(data))
+    async def write(self, parts: list[bytes]) -> None:
+        """Append `parts` in order (written by the thread as they are: no joining copy)."""
+        await self._run(lambda: self._opened().writelines(parts))
 
     async def commit(self) -> None:
         await self._run(self._commit)
@@ -153,8 +154,9 @@ class ScratchFile(ThreadFile):
 
         return await self._run(create)
 
-    async def write(self, data: bytes) -> None:
-        await self._run(lambda: self._opened().write(data))
+    async def write(self, parts: list[bytes]) -> None:
+        """Append `parts` in order (written by the thread as they are: no joining copy)."""
+        await self._run(lambda: self._opened().writelines(parts))
 
     async def close(self) -> None:
         await self._run(self._close)

@@ -166,18 +166,19 @@ class LocalBlobStore:
             with _storage_errors("store", key):
                 await pending.open()
             size = 0
-            buffer = bytearray()
+            parts: list[bytes] = []
+            gathered = 0
             async for chunk in chunks:
                 size += len(chunk)
-                buffer += chunk
-                if len(buffer) >= WRITE_BUFFER:
-                    data = bytes(buffer)
-                    buffer.clear()
+                parts.append(chunk)
+                gathered += len(chunk)
+                if gathered >= WRITE_BUFFER:
                     with _storage_errors("store", key):
-                        await pending.write(data)
+                        await pending.write(parts)
+                    parts, gathered = [], 0
             with _storage_errors("store", key):
-                if buffer:
-                    await pending.write(bytes(buffer))
+                if parts:
+                    await pending.write(parts)
                 await pending.commit()
         except BaseException:
             # Also on CancelledError (a client that went away): nothing may stay behind.

@@ -475,7 +475,7 @@ class S3BlobStore:
                 path = await scratch.open()
                 async with aclosing(self.get(key)) as chunks:
                     async for chunk in chunks:
-                        await scratch.write(chunk)
+                        await scratch.write([chunk])
                 await scratch.close()
             except OSError as error:  # the local disk; the caller's own errors pass untouched
                 raise DependencyFailed(
