@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

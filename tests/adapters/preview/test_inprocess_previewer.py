@@ -11,7 +11,7 @@ import multiprocessing
 import signal
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
+import psutil
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 from PIL import Image
