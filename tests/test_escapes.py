@@ -66,3 +66,11 @@ def test_malformed_escapes_are_rejected(value: str) -> None:
 def test_lone_surrogates_are_rejected(value: str) -> None:
     with pytest.raises(BadRequest, match="Unable to decode the description"):
         decode_header(value, field="description")
+
+
+def test_a_decoded_nul_is_refused() -> None:
+    # Text columns cannot hold NUL (PostgreSQL refuses it): a 400, not a 500 at insert time.
+    with pytest.raises(BadRequest):
+        decode_header("a\\u0000b.png", field="file name")
+    with pytest.raises(BadRequest):
+        decode_header("a\x00b", field="file name")

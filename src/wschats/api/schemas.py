@@ -6,7 +6,7 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from wschats.api.limits import bounded_list
@@ -27,6 +27,15 @@ BoundedList = BeforeValidator(bounded_list)
 
 class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # U+0000 cannot be stored in PostgreSQL text: refuse it as bad input (400) on every
+        # database, rather than fail on one of them (it was a 500).
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain the NUL character (U+0000)")
+        return value
 
 
 class RoomCreationFields(RequestModel):

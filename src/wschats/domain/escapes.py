@@ -62,7 +62,10 @@ def _decode_units(units: bytearray, field: str) -> str:
 
 
 def _checked(text: str, field: str) -> str:
-    """Refuse unpaired surrogates however they got in (they cannot be stored or sent)."""
+    """Refuse unpaired surrogates and NUL however they got in: neither can be stored (text
+    columns refuse NUL) nor sent in a stanza."""
+    if "\x00" in text:
+        raise BadRequest(f"The {field} must not contain NUL characters")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
