@@ -131,3 +131,30 @@ async def test_concurrent_rank_updates_leave_one_whole_permutation(api: Api, use
     assert all(r.status_code == 204 for r in responses)
     final = {r["id"]: r["rank"] for r in (await api.get("/rooms", alice)).json()}
     assert final in permutations
+
+
+async def test_concurrent_first_settings_of_a_user_do_not_collide(api: Api, users: Users) -> None:
+    """Mute/clear create the caller's settings row on first use: simultaneous first uses must
+    not both try to insert it."""
+    alice, bob, carol = await users.many(3)
+    for _ in range(5):
+        room = (
+            await api.post(
+                "/rooms",
+                alice,
+                json_body={
+                    "type": "group",
+                    "name": "g",
+                    "membersIds": [str(bob.id), str(carol.id)],
+                },
+            )
+        ).json()
+        responses = await asyncio.gather(
+            *[api.put(f"/rooms/{room['id']}/mute", alice) for _ in range(3)],
+            *[api.put(f"/rooms/{room['id']}/clear", alice) for _ in range(3)],
+        )
+        assert [r.status_code for r in responses] == [204] * 3 + [200] * 3, [
+            r.text for r in responses
+        ]
+        listed = (await api.get(f"/rooms/{room['id']}", alice)).json()
+        assert listed["userSettings"]["muted"] is True

@@ -83,13 +83,13 @@ class MemberService:
             )
             cleared_at = None
             if history_cleared or room.type is RoomType.WORKSPACE:
+                await uow.lock_user(user_id)  # their settings row and workspace ranks
                 settings = await uow.settings.get(user_id, room.id) or RoomUserSettings(
                     user_id=user_id, room_id=room.id
                 )
                 if history_cleared:
                     settings.cleared_at = cleared_at = now
                 if room.type is RoomType.WORKSPACE:
-                    await uow.lock_user(user_id)
                     settings.rank = await uow.settings.max_workspace_rank(user_id) + 1
                 await uow.settings.save(settings)
             if room.type is RoomType.WORKSPACE:

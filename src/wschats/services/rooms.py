@@ -324,6 +324,8 @@ class RoomService:
             access = await load_access(uow, room_id, caller.user_id)
             if access.room.type is RoomType.WORKSPACE:
                 raise BadRequest(f"Cannot {'mute' if muted else 'unmute'} a workspace")
+            # The caller's settings row is read, changed and written whole: one writer at a time.
+            await uow.lock_user(caller.user_id)
             settings = await uow.settings.get(caller.user_id, room_id)
             if muted and (settings is None or not settings.muted):
                 settings = settings or RoomUserSettings(user_id=caller.user_id, room_id=room_id)
@@ -342,6 +344,7 @@ class RoomService:
         after = AfterCommit()
         async with self._db.unit_of_work(write=True) as uow:
             await load_access(uow, room_id, caller.user_id)
+            await uow.lock_user(caller.user_id)
             settings = await uow.settings.get(caller.user_id, room_id) or RoomUserSettings(
                 user_id=caller.user_id, room_id=room_id
             )

@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -94,6 +96,22 @@ def _file(row: Any) -> FileMetadata:
         updated_at=row.updated_at,
         area=row.area,
     )
+
+
+async def upsert(
+    conn: AsyncConnection,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    keys: tuple[str, ...],
+    keep: tuple[str, ...] = (),
+) -> None:
+    """Insert a row, or update it if its key exists, in one statement: two writers creating
+    the same row at once must not collide (update-then-insert does on PostgreSQL)."""
+    insert_of = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = insert_of(table).values(**values)
+    changed = {name: statement.excluded[name] for name in values if name not in (*keys, *keep)}
+    await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
 
 
 def one_to_one_key(user_a: UUID, user_b: UUID) -> str:
@@ -302,27 +320,18 @@ class SqlSettingsRepository:
 
     async def save_many(self, settings: Sequence[RoomUserSettings]) -> None:
         for item in settings:
-            values = {
-                "muted_until": item.muted_until,
-                "cleared_at": item.cleared_at,
-                "rank": item.rank,
-            }
-            result = await self._conn.execute(
-                update(t.room_user_settings)
-                .where(
-                    and_(
-                        t.room_user_settings.c.user_id == item.user_id,
-                        t.room_user_settings.c.room_id == item.room_id,
-                    )
-                )
-                .values(**values)
+            await upsert(
+                self._conn,
+                t.room_user_settings,
+                {
+                    "user_id": item.user_id,
+                    "room_id": item.room_id,
+                    "muted_until": item.muted_until,
+                    "cleared_at": item.cleared_at,
+                    "rank": item.rank,
+                },
+                keys=("user_id", "room_id"),
             )
-            if result.rowcount == 0:
-                await self._conn.execute(
-                    insert(t.room_user_settings).values(
-                        user_id=item.user_id, room_id=item.room_id, **values
-                    )
-                )
 
     async def delete(self, user_id: UUID, room_id: UUID) -> None:
         await self._conn.execute(
@@ -466,19 +475,19 @@ class SqlChatsUserRepository:
 
     async def save(self, user: ChatsUser) -> None:
         now = utc_now()
-        values = {
-            "picture_updated_at": user.picture_updated_at,
-            "status_message": user.status_message,
-        }
-        result = await self._conn.execute(
-            update(t.chats_user)
-            .where(t.chats_user.c.id == user.id)
-            .values(updated_at=now, **values)
+        await upsert(
+            self._conn,
+            t.chats_user,
+            {
+                "id": user.id,
+                "picture_updated_at": user.picture_updated_at,
+                "status_message": user.status_message,
+                "created_at": now,
+                "updated_at": now,
+            },
+            keys=("id",),
+            keep=("created_at",),
         )
-        if result.rowcount == 0:
-            await self._conn.execute(
-                insert(t.chats_user).values(id=user.id, created_at=now, updated_at=now, **values)
-            )
 
 
 class SqlMeetingRepository:
