@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+import os
 import signal
 from pathlib import Path
 
@@ -646,3 +647,15 @@ async def test_worker_killed_mid_render_gives_424_then_recovers(
         assert image.size == (40, 40)
     finally:
         await previewer.close()
+
+
+async def test_rendering_processes_run_at_a_lower_priority(
+    previewer: InProcessPreviewer, big_rotated_jpeg: Path
+) -> None:
+    """A burst of renders must leave the CPU to the server process first."""
+    await previewer.render(PreviewRequest(THUMBNAIL, 64, 64), big_rotated_jpeg)
+    ours = os.nice(0)
+    workers = [
+        child for child in psutil.Process().children(recursive=True) if child.nice() >= ours + 10
+    ]
+    assert workers, "no rendering process runs at a lower priority"

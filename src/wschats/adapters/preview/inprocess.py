@@ -20,6 +20,7 @@ from wschats.adapters.preview.worker import (
     RENDERING_MODULES,
     RenderError,
     RenderLimits,
+    lower_priority,
     ping,
     render_file,
 )
@@ -147,7 +148,9 @@ class InProcessPreviewer:
             # forkserver: workers do not inherit this process's threads, sockets and loop.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(list(RENDERING_MODULES))
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=context, initializer=lower_priority
+            )
         return self._pool
 
     def _discard_pool(self, pool: ProcessPoolExecutor, *, stop_workers: bool) -> None:

@@ -7,7 +7,9 @@ rebuilt from a single message on the other side.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,3 +57,10 @@ def render_file(request: PreviewRequest, source: Path, limits: RenderLimits) -> 
 def ping() -> bool:
     """A round trip through the pool, for health checks."""
     return True
+
+
+def lower_priority() -> None:
+    """Pool initializer: renders yield the CPU to the server process, so a burst of previews
+    does not slow every other request (the original's health checks stalled behind them)."""
+    with contextlib.suppress(OSError):
+        os.nice(10)
