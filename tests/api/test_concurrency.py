@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import random
 
+import httpx
+
 from tests.conftest import Api, Users
+from wschats.app import create_app
+from wschats.config import Settings
 
 
 async def test_simultaneous_one_to_one_creations_give_one_room(api: Api, users: Users) -> None:
@@ -158,3 +162,36 @@ async def test_concurrent_first_settings_of_a_user_do_not_collide(api: Api, user
         ]
         listed = (await api.get(f"/rooms/{room['id']}", alice)).json()
         assert listed["userSettings"]["muted"] is True
+
+
+async def test_concurrent_requests_never_wait_on_each_others_connections(
+    settings: Settings, users: Users
+) -> None:
+    """No request may hold its connection while asking for another one: with a pool of two
+    connections (PostgreSQL) and many simultaneous creations, a request that did would
+    deadlock the pool until its timeout and answer 500."""
+    small = settings.model_copy(update={"database_pool_size": 1})
+    app = create_app(small)
+    people = await users.many(4)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            headers = {"Cookie": f"ZM_AUTH_TOKEN={people[0].token}"}
+            responses = await asyncio.wait_for(
+                asyncio.gather(
+                    *[
+                        client.post(
+                            "/rooms",
+                            headers=headers,
+                            json={
+                                "type": "group",
+                                "name": f"g{i}",
+                                "membersIds": [str(p.id) for p in people[1:]],
+                            },
+                        )
+                        for i in range(12)
+                    ]
+                ),
+                timeout=25,  # below the pool timeout: a deadlock shows as a failure here
+            )
+    assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]

@@ -32,7 +32,14 @@ from wschats.domain.model import (
     Subscription,
 )
 from wschats.domain.views import RoomView, room_view
-from wschats.ports import BlobStore, Clock, Database, EventDispatcher, IdentityService
+from wschats.ports import (
+    BlobStore,
+    Clock,
+    Database,
+    EventDispatcher,
+    IdentityService,
+    UnitOfWork,
+)
 from wschats.services.common import AfterCommit, delete_room_cascade, load_access
 
 
@@ -124,21 +131,16 @@ class RoomService:
 
     async def create_room(self, caller: Principal, new: NewRoom) -> RoomView:
         self._validate_creation(caller, new)
+        # The checks that read, in the original's order; then the identity service is asked
+        # with no connection held (it may be the same database, or a remote service).
+        async with self._db.unit_of_work() as uow:
+            await self._check_creation(uow, caller, new)
+        await self._check_users_exist(caller, new.member_ids)
         now = self._clock.now()
         after = AfterCommit()
         async with self._db.unit_of_work(write=True) as uow:
-            parent: Room | None = None
-            if new.type is RoomType.ONE_TO_ONE and await uow.rooms.find_one_to_one(
-                caller.user_id, new.member_ids[0]
-            ):
-                raise Conflict("A one-to-one room already exists for these users")
-            if new.type is RoomType.CHANNEL:
-                assert new.parent_id is not None
-                access = await load_access(uow, new.parent_id, caller.user_id, as_owner=True)
-                parent = access.room
-                if parent.type is not RoomType.WORKSPACE:
-                    raise BadRequest("The parent of a channel must be a workspace")
-            await self._check_users_exist(caller, new.member_ids)
+            # Again, under the write lock: the state may have changed meanwhile.
+            parent = await self._check_creation(uow, caller, new)
 
             one_to_one = new.type is RoomType.ONE_TO_ONE
             room = Room(
@@ -205,6 +207,23 @@ class RoomService:
         after.notify(RoomCreated(sent_date=now, room_id=room.id), member_ids)
         await after.run(self._events, self._blobs)
         return room_view(room, members=members, settings=caller_settings, children=[])
+
+    async def _check_creation(
+        self, uow: UnitOfWork, caller: Principal, new: NewRoom
+    ) -> Room | None:
+        """409 for an existing one-to-one pair; a channel's workspace and its owner. Returns
+        the workspace of a new channel."""
+        if new.type is RoomType.ONE_TO_ONE and await uow.rooms.find_one_to_one(
+            caller.user_id, new.member_ids[0]
+        ):
+            raise Conflict("A one-to-one room already exists for these users")
+        if new.type is not RoomType.CHANNEL:
+            return None
+        assert new.parent_id is not None
+        access = await load_access(uow, new.parent_id, caller.user_id, as_owner=True)
+        if access.room.type is not RoomType.WORKSPACE:
+            raise BadRequest("The parent of a channel must be a workspace")
+        return access.room
 
     def _validate_creation(self, caller: Principal, new: NewRoom) -> None:
         """The request-level rules, in the original's order (original-behaviour §2.2)."""

@@ -31,7 +31,9 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Asy
         target,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_timeout=timeout,
+        # Waiting for a pooled connection is load, not an outage: a down database is found by
+        # the connect timeout below; the wait is bounded more loosely.
+        pool_timeout=max(timeout * 6, 30.0),
         # A connection killed by a database restart is replaced instead of failing a request.
         pool_pre_ping=True,
         connect_args={"timeout": timeout, "command_timeout": max(timeout * 6, 30.0)},
