@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import ServerProcess, create_user, server_env
+from tests.servers import WSCHATS, ServerProcess, create_user, server_env
+from wschats.domain.escapes import encode_text
 
 
 async def test_graceful_shutdown(tmp_path: Path) -> None:
@@ -65,3 +69,64 @@ async def test_graceful_shutdown(tmp_path: Path) -> None:
     assert statuses and all(status == 201 for status in statuses), statuses
     assert refused >= 5
     assert len(statuses) + refused == 45
+
+
+async def trickle(data: bytes, pieces: int = 20) -> AsyncIterator[bytes]:
+    step = len(data) // pieces
+    for start in range(0, len(data), step):
+        yield data[start : start + step]
+        await asyncio.sleep(0.05)
+
+
+async def test_uploads_in_flight_at_sigterm_complete_and_leave_no_partial_files(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _, token = await create_user(url, "alice")
+    env = server_env(tmp_path / "data", url)
+    server = ServerProcess(env=env, log_path=tmp_path / "server.log")
+    server.start()
+    headers = {"Authorization": f"Bearer {token}"}
+    payloads = [bytes([i]) * 400_000 for i in range(8)]
+    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=60) as client:
+        room = (await client.post("/rooms", json={"type": "temporary", "name": "t"})).json()["id"]
+
+        async def upload(index: int) -> httpx.Response:
+            return await client.post(
+                f"/rooms/{room}/attachments",
+                content=trickle(payloads[index]),
+                headers={
+                    "fileName": encode_text(f"f{index}.bin"),
+                    "mimeType": "application/octet-stream",
+                    "Content-Length": str(len(payloads[index])),
+                },
+            )
+
+        uploads = [asyncio.create_task(upload(i)) for i in range(len(payloads))]
+        await asyncio.sleep(0.3)  # every upload is under way, none is finished
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        responses = await asyncio.gather(*uploads)
+    assert server.proc.wait(30) in (0, -signal.SIGTERM)
+    # In-flight uploads were allowed to finish, whole.
+    assert [r.status_code for r in responses] == [201] * len(payloads)
+    files = tmp_path / "data" / "files"
+    assert not [p for p in files.rglob("*") if p.name.startswith(".tmp-")]
+    check = await asyncio.to_thread(
+        subprocess.run,
+        [WSCHATS, "storage", "check", "--grace", "0"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30) as client:
+            for response, payload in zip(responses, payloads, strict=True):
+                stored = await client.get(f"/attachments/{response.json()['id']}/download")
+                assert stored.content == payload
+    finally:
+        server.stop()
