@@ -7,26 +7,9 @@ from typing import Any
 
 import pytest
 
+from tests.api.helpers import new_room
 from tests.conftest import Api, EventCapture, User, Users
 from tests.contract import validate_schema
-
-
-async def new_room(
-    api: Api,
-    creator: User,
-    room_type: str,
-    members: list[User] | tuple[User, ...] = (),
-    *,
-    parent: str | None = None,
-) -> str:
-    body: dict[str, Any] = {"type": room_type, "membersIds": [str(m.id) for m in members]}
-    if room_type != "one_to_one":
-        body["name"] = f"a {room_type}"
-    if parent is not None:
-        body["parentId"] = parent
-    response = await api.post("/rooms", creator, json_body=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def create_meeting(api: Api, caller: User, room_id: str, **fields: Any) -> dict[str, Any]:

@@ -8,30 +8,13 @@ from typing import Any
 
 import pytest
 
+from tests.api.helpers import new_room
 from tests.conftest import Api, EventCapture, User, Users
 
 # --------------------------------------------------------------------------------- helpers
 
 # D1: date-times are UTC with a Z suffix and milliseconds.
 ISO_UTC = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
-
-
-async def new_room(
-    api: Api,
-    creator: User,
-    room_type: str,
-    members: list[User] | tuple[User, ...] = (),
-    *,
-    parent: str | None = None,
-) -> str:
-    body: dict[str, Any] = {"type": room_type, "membersIds": [str(m.id) for m in members]}
-    if room_type != "one_to_one":
-        body["name"] = f"a {room_type}"
-    if parent is not None:
-        body["parentId"] = parent
-    response = await api.post("/rooms", creator, json_body=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def member_list(api: Api, room_id: str, caller: User) -> list[dict[str, Any]]:
