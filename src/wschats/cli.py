@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,9 +49,19 @@ def _migrate(settings: Settings) -> None:
         raise click.ClickException(f"migration failed: {exc}") from exc
 
 
+def _report_thread_failure(args: threading.ExceptHookArgs) -> None:
+    # A driver's worker thread can fail after its command has already reported the error
+    # (e.g. SQLite's connection thread once the event loop is closed): one line, never a
+    # traceback, for an administrator's terminal.
+    click.echo(f"warning: background task failed: {args.exc_value}", err=True)
+
+
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(context: click.Context) -> None:
     """wschats: the Workstream Collaboration Chats API server."""
+    if context.invoked_subcommand != "serve":  # the server logs such failures in full
+        threading.excepthook = _report_thread_failure
 
 
 @main.command()
