@@ -20,6 +20,7 @@ from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispa
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
+from wschats.adapters.preview.pictures import PillowPictureInspector
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
 from wschats.api.errors import install_error_handlers
 from wschats.api.limits import RequestLimits, rate_limiter
@@ -174,7 +175,12 @@ async def build_container(
         database, blobs, clock, max_attachment_bytes=settings.max_attachment_size_mb * 1024 * 1024
     )
     pictures = PictureService(
-        database, events, blobs, capabilities, clock, max_pixels=settings.preview_max_pixels
+        database,
+        events,
+        blobs,
+        capabilities,
+        clock,
+        PillowPictureInspector(max_pixels=settings.preview_max_pixels),
     )
     closers += [attachments.close, pictures.close]
     storage = StorageCheck(database, blobs)

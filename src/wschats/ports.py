@@ -249,6 +249,13 @@ class BlobStore(Protocol):
     async def close(self) -> None: ...
 
 
+class PictureInspector(Protocol):
+    """Checks an uploaded picture (part of previewer_service's image handling)."""
+
+    async def picture_type(self, data: bytes) -> str:
+        """The mime type of a whole, decodable picture of an allowed type; else `BadRequest`."""
+
+
 class Previewer(Protocol):
     """previewer_service."""
 

@@ -17,6 +17,7 @@ from tests.conftest import Api, User, Users
 from tests.files.support import image_bytes, new_group, upload_attachment
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
+from wschats.adapters.preview.pictures import PillowPictureInspector
 from wschats.app import SystemClock
 from wschats.config import Settings
 from wschats.container import Container
@@ -50,7 +51,12 @@ class Recording:
             database, container.blobs, clock, max_attachment_bytes=1024 * 1024
         )
         self.pictures = PictureService(
-            database, container.events, container.blobs, container.users.capabilities(), clock
+            database,
+            container.events,
+            container.blobs,
+            container.users.capabilities(),
+            clock,
+            PillowPictureInspector(max_pixels=50_000_000),
         )
         self.queue = SqlOutboxQueue(database)
 

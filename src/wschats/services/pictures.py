@@ -8,14 +8,10 @@ downloads use the id as their ETag (the original reused a user's picture id).
 
 from __future__ import annotations
 
-import asyncio
-import io
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from uuid import UUID
-
-from PIL import Image
 
 from wschats.domain.access import RoomAccess
 from wschats.domain.errors import BadRequest, Forbidden, NotFound
@@ -36,13 +32,10 @@ from wschats.domain.model import (
     Room,
     RoomType,
 )
-from wschats.ports import BlobStore, Clock, Database, EventDispatcher
+from wschats.ports import BlobStore, Clock, Database, EventDispatcher, PictureInspector
 from wschats.services.common import AfterCommit, load_access
 from wschats.services.files import FileStore, gathered
 
-# Decoders allowed for pictures: every one allowed is attack surface (files-and-previews.md).
-PICTURE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
-DEFAULT_MAX_PIXELS = 50_000_000
 MAX_NAME_LENGTH = 256  # the column's size
 
 
@@ -54,28 +47,6 @@ class PictureUpload:
     chunks: AsyncIterable[bytes]  # exactly `declared_size` bytes, or an error
 
 
-def picture_type(data: bytes, max_pixels: int) -> str:
-    """The mime type of `data` if it is a whole picture of an allowed type, else `BadRequest`.
-
-    Decodes every pixel, so a truncated file is refused, after checking the declared pixel
-    count (decompression bombs). Blocking: run it in a thread.
-    """
-    try:
-        with Image.open(io.BytesIO(data), formats=list(PICTURE_TYPES)) as image:
-            if image.width * image.height > max_pixels:
-                raise BadRequest(f"The picture has more than {max_pixels} pixels")
-            image.load()
-            found = image.format
-    except BadRequest:
-        raise
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
-        # UnidentifiedImageError is an OSError; truncated data raises OSError or EOFError.
-        raise BadRequest("The picture is not an image that can be decoded") from None
-    if found not in PICTURE_TYPES:
-        raise BadRequest("The picture is not an image that can be decoded")
-    return PICTURE_TYPES[found]
-
-
 class PictureService:
     def __init__(
         self,
@@ -84,8 +55,7 @@ class PictureService:
         blobs: BlobStore,
         capabilities: Capabilities,
         clock: Clock,
-        *,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        inspector: PictureInspector,
     ) -> None:
         self._db = database
         self._events = events
@@ -93,7 +63,7 @@ class PictureService:
         self._files = FileStore(blobs)
         self._capabilities = capabilities
         self._clock = clock
-        self._max_pixels = max_pixels
+        self._inspector = inspector
 
     async def close(self) -> None:
         await self._files.close()
@@ -280,7 +250,7 @@ class PictureService:
                 f"The mime type of a picture must be image/*, got {upload.mime_type!r}"
             )
         data = await gathered(upload.chunks, limit)
-        mime_type = await asyncio.to_thread(picture_type, data, self._max_pixels)
+        mime_type = await self._inspector.picture_type(data)
         return data, mime_type
 
 
