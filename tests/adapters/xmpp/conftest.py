@@ -8,6 +8,7 @@ by earlier tests or runs does not matter.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import subprocess
@@ -60,6 +61,15 @@ class AdminApi:
         status, result = await self(command, **body)
         assert status == 200, f"{command}: {status} {result}"
         return result
+
+    async def eventually(self, check: Callable[[], Awaitable[bool]]) -> None:
+        """Poll `check` until it holds, for at most 10 s: some commands (destroy_room) return
+        before ejabberd's room process has stopped."""
+        async with asyncio.timeout(10):
+            while True:
+                if await check():
+                    return
+                await asyncio.sleep(0.05)
 
     async def close(self) -> None:
         await self._client.aclose()

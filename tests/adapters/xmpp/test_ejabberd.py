@@ -470,7 +470,11 @@ async def test_deleting_a_room_destroys_it_and_can_be_repeated(
     assert notice.outer.get("from") == room_jid(room_id)
     assert notice.outer.find(f".//{MUC_USER}x/{MUC_USER}destroy") is not None
 
-    assert room_jid(room_id) not in await admin.ok("muc_online_rooms", service="global")
+    # destroy_room answers before the room's process has stopped, so wait for it (bounded).
+    async def room_gone() -> bool:
+        return room_jid(room_id) not in await admin.ok("muc_online_rooms", service="global")
+
+    await admin.eventually(room_gone)
     assert await admin("get_subscribers", name=str(room_id), service=MUC) == (
         400,
         "The room does not exist",
