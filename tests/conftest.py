@@ -109,6 +109,27 @@ async def clean(container: Container) -> AsyncIterator[None]:
             await conn.execute(table.delete())
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def api_with(settings: Settings) -> AsyncIterator[Any]:
+    """Builds an app on the test database with other settings: `await api_with(**changes)`."""
+    stack: list[tuple[Any, httpx.AsyncClient]] = []
+
+    async def build(**changes: Any) -> Api:
+        application = create_app(settings.model_copy(update=changes))
+        lifespan = application.router.lifespan_context(application)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        )
+        stack.append((lifespan, client))
+        return Api(client)
+
+    yield build
+    for lifespan, client in reversed(stack):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
 @dataclass
 class User:
     id: uuid.UUID

@@ -20,8 +20,8 @@ from wschats.domain.model import (
     ChatsUser,
     FileMetadata,
     FileType,
+    ListedRoom,
     Meeting,
-    MemberRef,
     Room,
     RoomUserSettings,
     Subscription,
@@ -46,6 +46,10 @@ class RoomRepository(Protocol):
     async def list_top_level_for_user(self, user_id: UUID) -> list[Room]:
         """Every non-channel room the user is subscribed to, by creation time."""
 
+    async def listing_for_user(self, user_id: UUID, *, with_members: bool) -> list[ListedRoom]:
+        """What `list_top_level_for_user` returns, each room with the user's settings and (if
+        `with_members`) its members, in one statement whatever the number of rooms."""
+
     async def children_of(self, workspace_ids: Sequence[UUID]) -> dict[UUID, list[Room]]:
         """Channels of each workspace, by rank."""
 
@@ -58,9 +62,6 @@ class SubscriptionRepository(Protocol):
         """In member order."""
 
     async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]: ...
-    async def of_rooms_of_user(self, user_id: UUID) -> dict[UUID, list[MemberRef]]:
-        """Members of every room the user is subscribed to, in member order."""
-
     async def add(self, subscription: Subscription) -> None:
         """Raises `BadRequest` if the user is already a member."""
 
@@ -157,6 +158,10 @@ class UnitOfWork(Protocol):
 class Database(Protocol):
     def unit_of_work(self, *, write: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """A transaction; rolled back unless `commit()` is called."""
+
+    def reads(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Repositories for reads that need no snapshot across statements: each statement
+        stands alone (cheaper: no transaction around it). Never commit through it."""
 
     async def health(self) -> bool: ...
     async def close(self) -> None: ...

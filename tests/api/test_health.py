@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import pytest_asyncio
 
 from tests.conftest import Api, Users
-from wschats.app import create_app
 from wschats.config import Settings
 
 # Every dependency /health can name, in the original's order (§1).
@@ -50,27 +46,6 @@ def names(body: dict[str, Any]) -> list[str]:
 
 def healthy(body: dict[str, Any]) -> dict[str, bool]:
     return {d["name"]: d["isHealthy"] for d in body["dependencies"]}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def api_with(settings: Settings) -> AsyncIterator[Any]:
-    """Builds an app with other settings: `await api_with(**changes)`."""
-    stack: list[tuple[Any, httpx.AsyncClient]] = []
-
-    async def build(**changes: Any) -> Api:
-        application = create_app(settings.model_copy(update=changes))
-        lifespan = application.router.lifespan_context(application)
-        await lifespan.__aenter__()
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
-        )
-        stack.append((lifespan, client))
-        return Api(client)
-
-    yield build
-    for lifespan, client in reversed(stack):
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 @pytest.mark.parametrize("headers", BAD_CREDENTIALS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.api.test_rooms_create import (
@@ -310,3 +312,31 @@ async def test_reading_needs_a_valid_token(api: Api, users: Users, container: Co
     await revoke(container, bob)
     assert_error(await api.get("/rooms", bob), 401)
     assert_error(await api.get(f"/rooms/{group['id']}", bob), 401)
+
+
+async def test_list_keeps_member_order_past_ten_members_and_after_a_rejoin(
+    api_with: Any, users: Users
+) -> None:
+    # Listings read members folded into one text value per room and restore their order from
+    # it: ordinals of two digits and a member who left and came back must keep their place.
+    api = await api_with(max_group_members=20)
+    alice, *others = await users.many(13)
+    room = await new_group(api, alice, *others[:11])
+    leaver = others[2]
+    assert (await api.delete(f"/rooms/{room['id']}/members/{leaver.id}", alice)).status_code == 204
+    late = others[11]
+    for user in (late, leaver):
+        response = await api.post(
+            f"/rooms/{room['id']}/members", alice, json_body={"userId": str(user.id)}
+        )
+        assert response.status_code == 201, response.text
+
+    expected = [m for m in room["members"] if m["userId"] != str(leaver.id)] + members_of(
+        (late, False), (leaver, False)
+    )
+    listed = await list_rooms(api, alice, "?extraFields=members")
+    assert listed[0]["members"] == expected
+    members = assert_json(await api.get(f"/rooms/{room['id']}/members", alice), 200)
+    assert members == expected
+    # The same room seen by a member reads the same list.
+    assert (await list_rooms(api, late, "?extraFields=members"))[0]["members"] == expected

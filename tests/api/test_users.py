@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
-import pytest_asyncio
 
 from tests.conftest import Api, User, Users
-from wschats.app import create_app
 from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.model import ChatsUser, UserType
@@ -194,27 +190,6 @@ DEFAULT_CAPABILITIES = {
     "maxRoomImageSizeInKb": 512,
     "maxUserImageSizeInKb": 512,
 }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def api_with(settings: Settings) -> AsyncIterator[Any]:
-    """Builds an app on the test database with other settings: `await api_with(**changes)`."""
-    stack: list[tuple[Any, httpx.AsyncClient]] = []
-
-    async def build(**changes: Any) -> Api:
-        application = create_app(settings.model_copy(update=changes))
-        lifespan = application.router.lifespan_context(application)
-        await lifespan.__aenter__()
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
-        )
-        stack.append((lifespan, client))
-        return Api(client)
-
-    yield build
-    for lifespan, client in reversed(stack):
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
 
 
 async def test_capabilities_default_to_the_originals(

@@ -15,7 +15,9 @@ from wschats.domain.model import Principal
 AUTH_COOKIE = "ZM_AUTH_TOKEN"
 
 
-def container(request: Request) -> Container:
+# Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
+# every request for an attribute read.
+async def container(request: Request) -> Container:
     value = request.app.state.container
     assert isinstance(value, Container)
     return value

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import orjson
 from starlette.responses import Response
 
-from wschats.domain.model import Capabilities, Meeting
+from wschats.domain.model import Capabilities, Meeting, MemberRef, Subscription
 from wschats.domain.time import format_datetime
 from wschats.domain.views import MemberView, RoomView, UserView
 
 
+def _json_default(value: Any) -> str:
+    # orjson writes uuid.UUID itself; PostgreSQL's driver returns a UUID type of its own.
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 class JsonResponse(Response):
+    """Bodies may hold UUIDs as they are: orjson writes them as canonical strings."""
+
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
+        return orjson.dumps(content, default=_json_default)
 
 
 def _compact(values: dict[str, Any]) -> dict[str, Any]:
@@ -27,32 +38,59 @@ def _dt(value: Any) -> str | None:
     return format_datetime(value) if value is not None else None
 
 
+# Rendered members by value: a user's rooms share most of their members, and a listing renders
+# each of them once per room (a thousand for 100 rooms of 10). Bounded: cleared when full.
+_member_bytes: dict[MemberRef, bytes] = {}
+_MEMBER_CACHE_SIZE = 100_000
+
+
+def _member_json(member: Subscription | MemberRef) -> bytes:
+    return orjson.dumps({"userId": member.user_id, "owner": member.owner}, default=_json_default)
+
+
+def _members_json(members: Sequence[Subscription | MemberRef]) -> orjson.Fragment:
+    """The members array, already serialised."""
+    parts = []
+    for member in members:
+        if isinstance(member, MemberRef):
+            part = _member_bytes.get(member)
+            if part is None:
+                if len(_member_bytes) >= _MEMBER_CACHE_SIZE:
+                    _member_bytes.clear()
+                part = _member_bytes[member] = _member_json(member)
+        else:
+            part = _member_json(member)
+        parts.append(part)
+    return orjson.Fragment(b"[" + b",".join(parts) + b"]")
+
+
 def room_json(view: RoomView) -> dict[str, Any]:
+    # Built field by field rather than through _compact: a listing renders hundreds of rooms.
     room = view.room
-    body = _compact(
-        {
-            "id": str(room.id),
-            "name": room.name,
-            "description": room.description,
-            "type": room.type.value,
-            "parentId": str(room.parent_id) if room.parent_id else None,
-            "rank": view.rank,
-            "meetingId": str(room.meeting_id) if room.meeting_id else None,
-            "pictureUpdatedAt": _dt(room.picture_updated_at),
-            "createdAt": _dt(room.created_at),
-            "updatedAt": _dt(room.updated_at),
-        }
-    )
+    body: dict[str, Any] = {"id": room.id}
+    if room.name is not None:
+        body["name"] = room.name
+    if room.description is not None:
+        body["description"] = room.description
+    body["type"] = room.type.value
+    if room.parent_id is not None:
+        body["parentId"] = room.parent_id
+    if view.rank is not None:
+        body["rank"] = view.rank
+    if room.meeting_id is not None:
+        body["meetingId"] = room.meeting_id
+    if room.picture_updated_at is not None:
+        body["pictureUpdatedAt"] = format_datetime(room.picture_updated_at)
+    body["createdAt"] = format_datetime(room.created_at)
+    body["updatedAt"] = format_datetime(room.updated_at)
     if view.members is not None:
-        body["members"] = [{"userId": str(m.user_id), "owner": m.owner} for m in view.members]
+        body["members"] = _members_json(view.members)
     if view.include_settings:
         settings = view.settings
-        body["userSettings"] = _compact(
-            {
-                "muted": settings.muted if settings else False,
-                "clearedAt": _dt(settings.cleared_at) if settings else None,
-            }
-        )
+        user_settings: dict[str, Any] = {"muted": settings.muted if settings else False}
+        if settings is not None and settings.cleared_at is not None:
+            user_settings["clearedAt"] = format_datetime(settings.cleared_at)
+        body["userSettings"] = user_settings
     if view.children is not None:
         body["children"] = [room_json(child) for child in view.children]
     return body

@@ -31,7 +31,7 @@ class UploadHeaders:
     content_length: int
 
 
-def upload_headers(
+async def upload_headers(
     file_name: Annotated[
         str | None, Header(alias="fileName", description="file name, \\uXXXX-escaped")
     ] = None,

@@ -79,6 +79,15 @@ class RoomUserSettings:
         return self.muted_until is not None
 
 
+class ListedRoom(NamedTuple):
+    """A room as the caller's room listing reads it: with the caller's settings and, when
+    asked for, its members in member order."""
+
+    room: Room
+    settings: RoomUserSettings | None
+    members: list[MemberRef] | None
+
+
 @dataclass
 class FileMetadata:
     id: UUID

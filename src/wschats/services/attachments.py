@@ -113,7 +113,7 @@ class AttachmentService:
         return AttachmentPage(attachments=page, filter=encode_cursor(page[-1]) if more else None)
 
     async def attachment(self, caller: Principal, file_id: UUID) -> FileMetadata:
-        async with self._db.unit_of_work() as uow:
+        async with self._db.reads() as uow:  # no snapshot needed (see PreviewService)
             metadata, _ = await _load_attachment(uow, file_id, caller.user_id)
         return metadata
 

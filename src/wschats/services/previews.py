@@ -94,7 +94,9 @@ class PreviewService:
     async def _check_access(
         self, caller: Principal, file_id: UUID, request: PreviewRequest
     ) -> None:
-        async with self._db.unit_of_work() as uow:
+        # No snapshot needed: a file or membership changing meanwhile only turns this into
+        # the 404/403 a moment later would give.
+        async with self._db.reads() as uow:
             metadata = await uow.files.get(file_id)
             if metadata is None:
                 raise NotFound(f"File {file_id} not found")

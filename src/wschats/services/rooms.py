@@ -90,23 +90,23 @@ class RoomService:
 
         A constant number of queries whatever the number of rooms (decisions D4).
         """
-        async with self._db.unit_of_work() as uow:
-            rooms = await uow.rooms.list_top_level_for_user(caller.user_id)
-            workspaces = [r.id for r in rooms if r.type is RoomType.WORKSPACE]
+        # No snapshot needed: the channels and their settings are read after the rooms, and a
+        # change in between shows as it would in the next listing.
+        async with self._db.reads() as uow:
+            listed = await uow.rooms.listing_for_user(caller.user_id, with_members=with_members)
+            workspaces = [item.room.id for item in listed if item.room.type is RoomType.WORKSPACE]
             children = await uow.rooms.children_of(workspaces)
-            members = await uow.members.of_rooms_of_user(caller.user_id) if with_members else {}
-            if with_settings:
-                settings = await uow.settings.of_user(caller.user_id)
-            else:
-                # Workspace ranks are shown either way.
-                settings = await uow.settings.of_user(caller.user_id, workspaces)
+            settings = {item.room.id: item.settings for item in listed if item.settings}
+            channel_ids = [channel.id for channels in children.values() for channel in channels]
+            if with_settings and channel_ids:
+                settings.update(await uow.settings.of_user(caller.user_id, channel_ids))
         views = []
-        for room in rooms:
+        for item in listed:
             view = room_view(
-                room,
-                members=members.get(room.id, []) if with_members else None,
+                item.room,
+                members=item.members,
                 settings=settings,
-                children=children.get(room.id),
+                children=children.get(item.room.id),
             )
             if not with_settings:
                 _drop_settings(view)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wschats.adapters.db import tables as t
-from wschats.adapters.db.engine import WRITE_OPTION, create_engine
+from wschats.adapters.db.engine import NO_TRANSACTION_OPTION, WRITE_OPTION, create_engine
 from wschats.adapters.db.repositories import (
     SqlChatsUserRepository,
     SqlFileRepository,
@@ -105,6 +105,29 @@ class SqlDatabase:
                 )
         except Exception as exc:
             # Connection-level failures only: a programming error must stay a 500 of its own.
+            if is_unavailable(exc):
+                raise _unavailable(exc) from exc
+            raise
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[SqlUnitOfWork]:
+        async with self.single_statement_reads() as conn:
+            yield SqlUnitOfWork(conn, record_messages=False)
+
+    @asynccontextmanager
+    async def single_statement_reads(self) -> AsyncIterator[AsyncConnection]:
+        """A connection outside any transaction, for reads of one statement each (a statement
+        is atomic by itself): no BEGIN and ROLLBACK around it, which on the hot paths
+        (authentication, access checks) cost as much as the query."""
+        try:
+            async with self.engine.connect() as conn:
+                if self.dialect == "sqlite":
+                    # Changing SQLite's isolation level costs statements of its own; skipping
+                    # our BEGIN (engine.py) is enough there.
+                    yield await conn.execution_options(**{NO_TRANSACTION_OPTION: True})
+                else:
+                    yield await conn.execution_options(isolation_level="AUTOCOMMIT")
+        except Exception as exc:
             if is_unavailable(exc):
                 raise _unavailable(exc) from exc
             raise

@@ -10,6 +10,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 WRITE_OPTION = "wsc_write"
+NO_TRANSACTION_OPTION = "wsc_no_transaction"
 
 
 def async_url(url: str) -> URL:
@@ -60,7 +61,9 @@ def _sqlite_engine(url: URL, timeout: float) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # A writer takes the write lock up front: read-then-write transactions (member limits,
         # ranks) are then serialised, the SQLite counterpart of PostgreSQL's row locks.
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(NO_TRANSACTION_OPTION):
+            return  # single-statement reads (SqlDatabase.single_statement_reads)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
     return engine

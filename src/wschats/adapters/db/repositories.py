@@ -7,7 +7,21 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -15,12 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.commands import encode_command
+from wschats.adapters.db.tables import parse_uuid
 from wschats.domain.errors import BadRequest, Conflict
 from wschats.domain.messaging import MessagingCommand
 from wschats.domain.model import (
     ChatsUser,
     FileMetadata,
     FileType,
+    ListedRoom,
     Meeting,
     MeetingType,
     MemberRef,
@@ -114,6 +130,81 @@ async def upsert(
     await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
 
 
+# A room's members folded into one text value: items of a zero-padded ordinal, the user id's
+# text and "1"/"0" for owner, joined by commas. Sorting the items as strings restores member
+# order (SQLite before 3.44 cannot order inside an aggregate).
+_MEMBER_SEPARATOR = ","
+_ORDINAL_WIDTH = 10
+# Parsed members by item text without the ordinal: a user's rooms share most members.
+_member_cache: dict[str, MemberRef] = {}
+_MEMBER_CACHE_SIZE = 100_000
+
+
+def _folded_members(dialect: str) -> Any:
+    member = t.subscription.alias("member")
+    if dialect == "postgresql":
+        ordinal = func.lpad(cast(member.c.ordinal, String), _ORDINAL_WIDTH, "0")
+    else:
+        ordinal = func.printf(f"%0{_ORDINAL_WIDTH}d", member.c.ordinal)
+    item = ordinal + cast(member.c.user_id, String) + cast(cast(member.c.owner, Integer), String)
+    aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
+    return (
+        select(aggregate(item, _MEMBER_SEPARATOR))
+        .where(member.c.room_id == t.room.c.id)
+        .scalar_subquery()
+    )
+
+
+def _unfold_members(folded: str | None) -> list[MemberRef]:
+    if not folded:
+        return []
+    members = []
+    for item in sorted(folded.split(_MEMBER_SEPARATOR)):
+        key = item[_ORDINAL_WIDTH:]
+        member = _member_cache.get(key)
+        if member is None:
+            if len(_member_cache) >= _MEMBER_CACHE_SIZE:
+                _member_cache.clear()
+            member = _member_cache[key] = MemberRef(parse_uuid(key[:-1]), key[-1] == "1")
+        members.append(member)
+    return members
+
+
+def _listing_statement(dialect: str, with_members: bool) -> Any:
+    """The room listing's statement, built once per dialect (building it costs more than
+    running it)."""
+    me = t.subscription.alias("me")
+    mine = t.room_user_settings
+    columns: list[Any] = [
+        *t.room.c,
+        mine.c.muted_until.label("settings_muted_until"),
+        mine.c.cleared_at.label("settings_cleared_at"),
+        mine.c.rank.label("settings_rank"),
+        # Only tested for presence: no need to parse it.
+        type_coerce(mine.c.user_id, String).label("settings_user_id"),
+    ]
+    if with_members:
+        columns.append(_folded_members(dialect).label("members"))
+    return (
+        select(*columns)
+        .select_from(
+            me.join(t.room, t.room.c.id == me.c.room_id).outerjoin(
+                mine, and_(mine.c.room_id == me.c.room_id, mine.c.user_id == me.c.user_id)
+            )
+        )
+        .where(me.c.user_id == bindparam("user_id", type_=t.CachedUuid))
+        .where(t.room.c.type != RoomType.CHANNEL.value)
+        .order_by(t.room.c.created_at, t.room.c.id)
+    )
+
+
+_listing_statements = {
+    (dialect, with_members): _listing_statement(dialect, with_members)
+    for dialect in ("sqlite", "postgresql")
+    for with_members in (False, True)
+}
+
+
 def one_to_one_key(user_a: UUID, user_b: UUID) -> str:
     first, second = sorted((str(user_a), str(user_b)))
     return f"{first}:{second}"
@@ -164,6 +255,30 @@ class SqlRoomRepository:
             .order_by(t.room.c.created_at, t.room.c.id)
         )
         return [_room(r) for r in rows]
+
+    async def listing_for_user(self, user_id: UUID, *, with_members: bool) -> list[ListedRoom]:
+        # One statement: the caller's settings joined, members folded into one text column per
+        # room. Reading a row per member cost most of a listing's time (bench/RESULTS.md).
+        statement = _listing_statements[self._conn.dialect.name, with_members]
+        rows = await self._conn.execute(statement, {"user_id": user_id})
+        return [
+            ListedRoom(
+                room=_room(row),
+                settings=(
+                    RoomUserSettings(
+                        user_id=user_id,
+                        room_id=row.id,
+                        muted_until=row.settings_muted_until,
+                        cleared_at=row.settings_cleared_at,
+                        rank=row.settings_rank,
+                    )
+                    if row.settings_user_id is not None
+                    else None
+                ),
+                members=_unfold_members(row.members) if with_members else None,
+            )
+            for row in rows
+        ]
 
     async def children_of(self, workspace_ids: Sequence[UUID]) -> dict[UUID, list[Room]]:
         result: dict[UUID, list[Room]] = {w: [] for w in workspace_ids}
@@ -216,19 +331,6 @@ class SqlSubscriptionRepository:
         )
         for row in rows:
             result[row.room_id].append(_subscription(row))
-        return result
-
-    async def of_rooms_of_user(self, user_id: UUID) -> dict[UUID, list[MemberRef]]:
-        # A subquery rather than a list of ids: one bound parameter and a cached statement.
-        mine = select(t.subscription.c.room_id).where(t.subscription.c.user_id == user_id)
-        rows = await self._conn.execute(
-            select(t.subscription.c.room_id, t.subscription.c.user_id, t.subscription.c.owner)
-            .where(t.subscription.c.room_id.in_(mine.scalar_subquery()))
-            .order_by(t.subscription.c.ordinal, t.subscription.c.joined_at)
-        )
-        result: dict[UUID, list[MemberRef]] = {}
-        for room_id, member_id, owner in rows:
-            result.setdefault(room_id, []).append(MemberRef(member_id, owner))
         return result
 
     async def add(self, subscription: Subscription) -> None:

@@ -50,6 +50,32 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], datetime | None] | None:
+        # One C call per value instead of the generic chain (the impl's parser, then
+        # process_result_value): listings read hundreds of timestamps.
+        if dialect.name == "sqlite":
+
+            def from_text(value: Any) -> datetime | None:
+                if value is None:
+                    return None
+                try:
+                    # Stored without an offset (process_bind_param); appending it is 5 times
+                    # faster than replace(tzinfo=...).
+                    return datetime.fromisoformat(value + "+00:00")
+                except ValueError:
+                    return self.process_result_value(datetime.fromisoformat(value), dialect)
+
+            return from_text
+
+        def to_utc(value: Any) -> datetime | None:
+            if value is None or value.tzinfo is UTC:
+                return value  # type: ignore[no-any-return]
+            return self.process_result_value(value, dialect)
+
+        return to_utc
+
 
 # Parsed ids by their stored text. Room listings read thousands of ids that repeat (a room's id
 # on each of its member rows, the same contacts in many rooms); parsing each costs a
@@ -72,16 +98,19 @@ class CachedUuid(TypeDecorator[UUID]):
             return super().result_processor(dialect, coltype)
 
         def process(value: Any) -> UUID | None:
-            if value is None:
-                return None
-            found = _uuid_cache.get(value)
-            if found is None:
-                if len(_uuid_cache) >= _UUID_CACHE_SIZE:
-                    _uuid_cache.clear()
-                found = _uuid_cache[value] = UUID(hex=value)
-            return found
+            return None if value is None else parse_uuid(value)
 
         return process
+
+
+def parse_uuid(text: str) -> UUID:
+    """A UUID from its stored text (hex or hyphenated), parsed once per distinct value."""
+    found = _uuid_cache.get(text)
+    if found is None:
+        if len(_uuid_cache) >= _UUID_CACHE_SIZE:
+            _uuid_cache.clear()
+        found = _uuid_cache[text] = UUID(text)
+    return found
 
 
 metadata = MetaData(

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
@@ -48,6 +48,26 @@ def _profile(row: Any) -> UserProfile:
     return UserProfile(id=row.id, email=row.email, name=row.name, type=UserType(row.type))
 
 
+# Built once: building the statement cost as much as running it.
+_AUTHENTICATE = (
+    select(
+        t.directory_user.c.id,
+        t.directory_user.c.email,
+        t.directory_user.c.name,
+        t.directory_user.c.type,
+    )
+    .join(t.directory_token, t.directory_token.c.user_id == t.directory_user.c.id)
+    .where(
+        and_(
+            t.directory_token.c.token_hash == bindparam("token_hash"),
+            t.directory_token.c.revoked.is_(False),
+            t.directory_token.c.expires_at > bindparam("now", type_=t.UTCDateTime()),
+            t.directory_user.c.disabled.is_(False),
+        )
+    )
+)
+
+
 class DirectoryIdentity:
     """Implements both `IdentityService` and `UserDirectory` on the database."""
 
@@ -57,20 +77,10 @@ class DirectoryIdentity:
     # ------------------------------------------------------------ IdentityService
 
     async def authenticate(self, token: str) -> UserProfile | None:
-        now = utc_now()
-        async with self._db.unit_of_work() as uow:
+        async with self._db.single_statement_reads() as conn:
             row = (
-                await uow.connection.execute(
-                    select(t.directory_user)
-                    .join(t.directory_token, t.directory_token.c.user_id == t.directory_user.c.id)
-                    .where(
-                        and_(
-                            t.directory_token.c.token_hash == token_hash(token),
-                            t.directory_token.c.revoked.is_(False),
-                            t.directory_token.c.expires_at > now,
-                            t.directory_user.c.disabled.is_(False),
-                        )
-                    )
+                await conn.execute(
+                    _AUTHENTICATE, {"token_hash": token_hash(token), "now": utc_now()}
                 )
             ).first()
         return _profile(row) if row else None
