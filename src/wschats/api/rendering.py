@@ -38,9 +38,11 @@ def _dt(value: Any) -> str | None:
     return format_datetime(value) if value is not None else None
 
 
-# Rendered members by value: a user's rooms share most of their members, and a listing renders
-# each of them once per room (a thousand for 100 rooms of 10). Bounded: cleared when full.
-_member_bytes: dict[MemberRef, bytes] = {}
+# Rendered members: a user's rooms share most of their members, and a listing renders each
+# of them once per room (a thousand for 100 rooms of 10). Keyed by identity, as repositories
+# hand out one MemberRef per distinct member (hashing one costs a Python-level UUID hash); the
+# entry keeps its MemberRef alive, so an id is never reused while it is cached. Bounded.
+_member_bytes: dict[int, tuple[MemberRef, bytes]] = {}
 _MEMBER_CACHE_SIZE = 100_000
 
 
@@ -52,14 +54,15 @@ def _members_json(members: Sequence[Subscription | MemberRef]) -> orjson.Fragmen
     """The members array, already serialised."""
     parts = []
     for member in members:
+        entry = _member_bytes.get(id(member))
+        if entry is not None and entry[0] is member:
+            parts.append(entry[1])
+            continue
+        part = _member_json(member)
         if isinstance(member, MemberRef):
-            part = _member_bytes.get(member)
-            if part is None:
-                if len(_member_bytes) >= _MEMBER_CACHE_SIZE:
-                    _member_bytes.clear()
-                part = _member_bytes[member] = _member_json(member)
-        else:
-            part = _member_json(member)
+            if len(_member_bytes) >= _MEMBER_CACHE_SIZE:
+                _member_bytes.clear()
+            _member_bytes[id(member)] = (member, part)
         parts.append(part)
     return orjson.Fragment(b"[" + b",".join(parts) + b"]")
 
