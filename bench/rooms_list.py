@@ -78,8 +78,7 @@ async def seed(database_url: str, rooms: int, members: int) -> tuple[str, list[s
 
 
 async def statements_per_listing(database_url: str, token: str) -> int:
-    """SQL statements executed by one listing, authentication included (background work of
-    the app, such as the outbox relay, is not counted)."""
+    """SQL statements executed by one listing, authentication included."""
     settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp()))
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -91,14 +90,18 @@ async def statements_per_listing(database_url: str, token: str) -> int:
             statements: list[str] = []
 
             def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                if "outbox" not in statement:
-                    statements.append(statement)
+                statements.append(statement)
 
-            event.listen(engine.sync_engine, "before_cursor_execute", record)
-            response = await client.get(QUERY, headers=headers)
-            event.remove(engine.sync_engine, "before_cursor_execute", record)
-            assert response.status_code == 200
-    return len(statements)
+            counts = []
+            for _ in range(3):
+                statements.clear()
+                event.listen(engine.sync_engine, "before_cursor_execute", record)
+                response = await client.get(QUERY, headers=headers)
+                event.remove(engine.sync_engine, "before_cursor_execute", record)
+                assert response.status_code == 200
+                counts.append(len(statements))
+    # Background work (the outbox relay, the startup storage sweep) only adds statements.
+    return min(counts)
 
 
 async def run_backend(label: str, database_url: str, args: argparse.Namespace) -> float:
