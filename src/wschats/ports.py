@@ -19,6 +19,7 @@ from wschats.domain.messaging import MessagingCommand
 from wschats.domain.model import (
     ChatsUser,
     FileMetadata,
+    FileReach,
     FileType,
     ListedRoom,
     Meeting,
@@ -92,6 +93,9 @@ class SettingsRepository(Protocol):
 
 class FileRepository(Protocol):
     async def get(self, file_id: UUID) -> FileMetadata | None: ...
+    async def reach(self, file_id: UUID, user_id: UUID) -> FileReach | None:
+        """The file with what `user_id`'s access to it depends on, in one statement."""
+
     async def add(self, metadata: FileMetadata) -> None: ...
     async def update(self, metadata: FileMetadata) -> None: ...
     async def delete(self, file_id: UUID) -> None: ...

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.api.test_rooms_create import assert_error
+from tests.api.test_rooms_create import assert_error, assert_json
 from tests.conftest import Api
 from tests.previews.conftest import PATH, Room, Samples, store_file, use_previewer
 from wschats.adapters.preview import InProcessPreviewer
@@ -44,6 +44,41 @@ async def test_caller_outside_the_room_is_forbidden(api: Api, room: Room, sample
     pdf = await room.store(samples.five_page_pdf, "application/pdf")
     for url in urls(image)[:2] + urls(pdf)[2:]:
         assert_error(await api.get(url, room.dave), 403)
+
+
+async def test_a_channels_file_is_for_its_workspace_members(
+    api: Api, room: Room, samples: Samples, container: Container
+) -> None:
+    """Channels have no members of their own: their workspace's members may preview a file
+    of the channel (its picture), anyone else gets 403."""
+    workspace = assert_json(
+        await api.post(
+            "/rooms", room.alice, json_body={"type": "workspace", "name": "w",
+                                             "membersIds": [str(room.bob.id), str(room.carol.id)]}
+        ),
+        201,
+    )  # fmt: skip
+    channel = assert_json(
+        await api.post(
+            "/rooms", room.alice,
+            json_body={"type": "channel", "name": "c", "parentId": workspace["id"]},
+        ),
+        201,
+    )  # fmt: skip
+    picture = await store_file(
+        container,
+        samples.photo_jpeg,
+        "image/jpeg",
+        room_id=uuid.UUID(channel["id"]),
+        user=room.alice,
+        file_type=FileType.ROOM_AVATAR,
+    )
+    url = urls(picture)[1]
+    for member in (room.alice, room.bob, room.carol):
+        response = await api.get(url, member)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "image/jpeg"
+    assert_error(await api.get(url, room.dave), 403)
 
 
 async def test_file_in_no_room_is_not_found(

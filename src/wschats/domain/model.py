@@ -102,6 +102,15 @@ class FileMetadata:
     area: str | None = None
 
 
+class FileReach(NamedTuple):
+    """A file in a room and what a user's access to it depends on, read at once."""
+
+    file: FileMetadata
+    room_found: bool  # the file's room exists
+    workspace_found: bool  # for a channel, its workspace exists (True for other rooms)
+    member: bool  # the user is a member of the room (of the workspace, for a channel)
+
+
 @dataclass
 class ChatsUser:
     """What the chats service itself keeps about a user (picture, status)."""

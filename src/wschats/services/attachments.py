@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from wschats.domain.access import RoomAccess
+from wschats.domain.access import RoomAccess, check_file_reach
 from wschats.domain.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge
 from wschats.domain.escapes import decode_header
 from wschats.domain.forwarding import read_forwarded
@@ -114,8 +114,15 @@ class AttachmentService:
 
     async def attachment(self, caller: Principal, file_id: UUID) -> FileMetadata:
         async with self._db.reads() as uow:  # no snapshot needed (see PreviewService)
-            metadata, _ = await _load_attachment(uow, file_id, caller.user_id)
-        return metadata
+            reach = await uow.files.reach(file_id, caller.user_id)
+        if (
+            reach is None
+            or reach.file.type is not FileType.ATTACHMENT
+            or reach.file.room_id is None
+        ):
+            raise NotFound(f"Attachment {file_id} not found")  # as _load_attachment
+        check_file_reach(reach, caller.user_id)
+        return reach.file
 
     async def read(
         self, attachment: FileMetadata, start: int = 0, end: int | None = None

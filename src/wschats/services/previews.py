@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+from wschats.domain.access import check_file_reach
 from wschats.domain.errors import Dependency, DependencyFailed, DomainError, NotFound
 from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.model import Principal
@@ -28,7 +29,6 @@ from wschats.domain.previews import (
     rendered_mime_type,
 )
 from wschats.ports import BlobStore, Database, Previewer
-from wschats.services.common import load_access
 
 log = logging.getLogger(__name__)
 
@@ -97,14 +97,12 @@ class PreviewService:
         # No snapshot needed: a file or membership changing meanwhile only turns this into
         # the 404/403 a moment later would give.
         async with self._db.reads() as uow:
-            metadata = await uow.files.get(file_id)
-            if metadata is None:
-                raise NotFound(f"File {file_id} not found")
-            if metadata.room_id is None:
-                # A user's picture belongs to no room: there is no room to be a member of.
-                raise NotFound(f"File {file_id} not found")
-            await load_access(uow, metadata.room_id, caller.user_id)
-        check_source(request.kind, metadata.mime_type)
+            reach = await uow.files.reach(file_id, caller.user_id)
+        if reach is None or reach.file.room_id is None:
+            # A user's picture belongs to no room: there is no room to be a member of.
+            raise NotFound(f"File {file_id} not found")
+        check_file_reach(reach, caller.user_id)
+        check_source(request.kind, reach.file.mime_type)
 
     async def _cached(self, key: str) -> PreviewFile | None:
         """The stored preview, or None if there is none (or it cannot be read: render again)."""

@@ -14,8 +14,10 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     cast,
     delete,
+    exists,
     func,
     insert,
     or_,
@@ -36,6 +38,7 @@ from wschats.domain.messaging import MessagingCommand
 from wschats.domain.model import (
     ChatsUser,
     FileMetadata,
+    FileReach,
     FileType,
     ListedRoom,
     Meeting,
@@ -488,9 +491,50 @@ class SqlSettingsRepository:
         return {room_id: rank for room_id, rank in rows}
 
 
+def _reach_statement() -> Any:
+    room = t.room.alias("room")
+    workspace = t.room.alias("workspace")
+    member = t.subscription
+    members_of = case((room.c.type == RoomType.CHANNEL.value, room.c.parent_id), else_=room.c.id)
+    return (
+        select(
+            *t.file_metadata.c,
+            type_coerce(room.c.id, String).label("room_found"),
+            room.c.type.label("room_type"),
+            type_coerce(workspace.c.id, String).label("workspace_found"),
+            exists()
+            .where(member.c.room_id == members_of)
+            .where(member.c.user_id == bindparam("user_id", type_=t.CachedUuid))
+            .label("member"),
+        )
+        .select_from(
+            t.file_metadata.outerjoin(room, room.c.id == t.file_metadata.c.room_id).outerjoin(
+                workspace, workspace.c.id == room.c.parent_id
+            )
+        )
+        .where(t.file_metadata.c.id == bindparam("file_id", type_=t.CachedUuid))
+    )
+
+
+_REACH = _reach_statement()
+
+
 class SqlFileRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
+
+    async def reach(self, file_id: UUID, user_id: UUID) -> FileReach | None:
+        result = await self._conn.execute(_REACH, {"file_id": file_id, "user_id": user_id})
+        row = result.first()
+        if row is None:
+            return None
+        is_channel = row.room_type == RoomType.CHANNEL.value
+        return FileReach(
+            file=_file(row),
+            room_found=row.room_found is not None,
+            workspace_found=not is_channel or row.workspace_found is not None,
+            member=bool(row.member),
+        )
 
     async def get(self, file_id: UUID) -> FileMetadata | None:
         row = (
