@@ -17,6 +17,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+# Idle connections are dropped by the client before uvicorn's 5 s keep-alive timeout closes
+# them: otherwise a request sent as the server closes gets "Server disconnected".
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
 BIN = Path(sys.executable).parent
 
 

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import CLIENT_LIMITS
 from tests.servers import ServerProcess, create_user, server_env
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
@@ -49,7 +51,9 @@ async def latency_run(
     people = await make_people(database_url, args.members)
     _, owner_token = people[0]
     headers = {"Authorization": f"Bearer {owner_token}"}
-    async with httpx.AsyncClient(base_url=servers[0].url, headers=headers, timeout=30) as http:
+    async with httpx.AsyncClient(
+        base_url=servers[0].url, headers=headers, timeout=30, limits=CLIENT_LIMITS
+    ) as http:
         created = await http.post(
             "/rooms",
             json={
@@ -114,7 +118,9 @@ async def rest_run(
     rooms: list[tuple[str, str]] = []
     for index, (_, token) in enumerate(people):
         others = [str(p[0]) for p in people if p[1] != token][:4]
-        async with httpx.AsyncClient(base_url=servers[0].url, timeout=30) as http:
+        async with httpx.AsyncClient(
+            base_url=servers[0].url, timeout=30, limits=CLIENT_LIMITS
+        ) as http:
             created = await http.post(
                 "/rooms",
                 headers={"Authorization": f"Bearer {token}"},
@@ -153,20 +159,46 @@ async def rest_run(
             if response.status_code >= 400:
                 errors += 1
 
-    clients = {s.url: httpx.AsyncClient(base_url=s.url, timeout=30) for s in servers}
+    clients = {
+        s.url: httpx.AsyncClient(base_url=s.url, timeout=30, limits=CLIENT_LIMITS) for s in servers
+    }
     try:
+        machine_before, servers_before = machine_cpu(), servers_cpu(servers)
         began = time.perf_counter()
         await asyncio.gather(*(worker(clients, i * 3) for i in range(args.concurrency)))
         elapsed = time.perf_counter() - began
+        machine_after, servers_after = machine_cpu(), servers_cpu(servers)
     finally:
         for client in clients.values():
             await client.aclose()
     rps = float(args.rest_requests) / elapsed
+    busy = machine_after[0] - machine_before[0]
+    total = machine_after[1] - machine_before[1]
     print(
         f"[{label}] mixed REST: {rps:.1f} req/s, p50 {pct(latencies, 0.5):.2f} ms, "
-        f"p99 {pct(latencies, 0.99):.2f} ms, errors {errors}"
+        f"p99 {pct(latencies, 0.99):.2f} ms, errors {errors}; machine CPU busy "
+        f"{busy / total * 100:.0f}% of {os.cpu_count()} CPUs, wschats processes "
+        f"{(servers_after - servers_before) / elapsed * 100:.0f}% of one CPU"
     )
     return rps
+
+
+def machine_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    total = sum(fields[:8])  # guest time is already in user
+    return total - idle, total
+
+
+def servers_cpu(servers: list[ServerProcess]) -> float:
+    """CPU seconds used so far by the wschats processes (and their threads)."""
+    seconds = 0.0
+    for server in servers:
+        assert server.proc is not None
+        stat = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        seconds += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
 def postgres_database() -> tuple[str, str]:

@@ -221,6 +221,10 @@ async def run(args: argparse.Namespace) -> list[str]:
     )
     speedup = http_median / cached_median
     say(f"  cached speed-up {speedup:.0f}x (target >= 50x) {'OK' if speedup >= 50 else 'MISSED'}")
+    say(
+        f"  floor: /health/live (no authentication, no database) median {median_ms(idle):.2f} ms,"
+        f" so at most {http_median / median_ms(idle):.0f}x"
+    )
     say(f"/health/live idle        p99 {idle_p99:8.2f} ms  ({len(idle)} requests)")
     say(
         f"/health/live, 4 clients  p99 {busy_p99:8.2f} ms  ({len(busy)} requests, "
