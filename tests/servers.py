@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,3 +95,30 @@ def server_env(
     data_dir: Path, database_url: str, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     return {"WSC_DATA_DIR": str(data_dir), "WSC_DATABASE_URL": database_url, **(extra or {})}
+
+
+# ---------------------------------------------------------------- crash tests (kill -9)
+
+
+def payload(index: int, size: int) -> bytes:
+    """Upload `index`'s bytes: reproducible, so they can be checked after a restart."""
+    return random.Random(index).randbytes(size)
+
+
+async def paced_body(data: bytes, chunk: int, pause: float) -> AsyncIterator[bytes]:
+    """The body in pieces with pauses, so many uploads are in flight when the server dies."""
+    for start in range(0, len(data), chunk):
+        yield data[start : start + chunk]
+        await asyncio.sleep(pause)
+
+
+def storage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`wschats storage check` with no grace period, as an operator runs it after a crash."""
+    return subprocess.run(
+        [WSCHATS, "storage", "check", "--grace", "0"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

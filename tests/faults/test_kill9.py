@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import random
 import signal
-import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 
-from tests.servers import WSCHATS, ServerProcess, create_user, server_env
+from tests.servers import (
+    ServerProcess,
+    create_user,
+    paced_body,
+    payload,
+    server_env,
+    storage_check,
+)
 from wschats.domain.escapes import encode_text
 
 CONCURRENT = 100
@@ -22,28 +25,6 @@ UPLOAD_SIZE = 512 * 1024
 CHUNK = 32 * 1024
 KILL_AFTER = 10  # acknowledged operations of each kind before the kill
 DATABASE_TIMEOUT_S = 1
-
-
-def payload(index: int) -> bytes:
-    return random.Random(index).randbytes(UPLOAD_SIZE)
-
-
-async def trickle(data: bytes) -> AsyncIterator[bytes]:
-    """The body in pieces with pauses, so many uploads are in flight when the server dies."""
-    for start in range(0, len(data), CHUNK):
-        yield data[start : start + CHUNK]
-        await asyncio.sleep(0.01)
-
-
-def storage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WSCHATS, "storage", "check", "--grace", "0"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 async def test_sigkill_under_uploads_and_mutations(scratch_postgres: str, tmp_path: Path) -> None:
@@ -81,7 +62,7 @@ async def test_sigkill_under_uploads_and_mutations(scratch_postgres: str, tmp_pa
             try:
                 response = await client.post(
                     f"/rooms/{room}/attachments",
-                    content=trickle(payload(index)),
+                    content=paced_body(payload(index, UPLOAD_SIZE), CHUNK, 0.01),
                     headers={
                         "fileName": encode_text(f"f{index}.bin"),
                         "mimeType": "application/octet-stream",
@@ -135,7 +116,7 @@ async def test_sigkill_under_uploads_and_mutations(scratch_postgres: str, tmp_pa
             for file_id, index in uploads.items():
                 download = await client.get(f"/attachments/{file_id}/download")
                 assert download.status_code == 200, file_id
-                expected = hashlib.sha256(payload(index)).hexdigest()
+                expected = hashlib.sha256(payload(index, UPLOAD_SIZE)).hexdigest()
                 assert hashlib.sha256(download.content).hexdigest() == expected
             for room_id, name in created_rooms.items():
                 room = await client.get(f"/rooms/{room_id}")

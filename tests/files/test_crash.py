@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import random
 import signal
-import subprocess
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +14,7 @@ import pytest
 
 from tests.conftest import Users
 from tests.files.support import Stored, server_env_for
-from tests.servers import WSCHATS, ServerProcess
+from tests.servers import ServerProcess, paced_body, payload, storage_check
 from wschats.config import Settings
 from wschats.domain.escapes import encode_text
 
@@ -29,28 +25,6 @@ KILL_AFTER_ACKNOWLEDGED = 5
 # The start-up sweep waits 6 database timeouts before it trusts that bytes are orphaned.
 DATABASE_TIMEOUT_S = 2
 SWEEP_DEADLINE_S = 6 * DATABASE_TIMEOUT_S + 60
-
-
-def payload(index: int) -> bytes:
-    return random.Random(index).randbytes(UPLOAD_SIZE)
-
-
-async def slow_body(data: bytes) -> AsyncIterator[bytes]:
-    """The body in small pieces with pauses, so many uploads are in flight at the kill."""
-    for start in range(0, len(data), CHUNK):
-        yield data[start : start + CHUNK]
-        await asyncio.sleep(0.02)
-
-
-def storage_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [WSCHATS, "storage", "check", "--grace", "0"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.mark.slow
@@ -79,7 +53,7 @@ async def test_kill_during_uploads_leaves_no_orphans(
                 # Staggered starts: when the first ones are acknowledged, the rest are still
                 # in flight (or not sent yet).
                 await asyncio.sleep(index * 0.05)
-                data = payload(index)
+                data = payload(index, UPLOAD_SIZE)
                 headers = {
                     "fileName": encode_text(f"file-{index}.bin"),
                     "mimeType": "application/octet-stream",
@@ -87,7 +61,9 @@ async def test_kill_during_uploads_leaves_no_orphans(
                 }
                 try:
                     response = await client.post(
-                        f"/rooms/{room_id}/attachments", content=slow_body(data), headers=headers
+                        f"/rooms/{room_id}/attachments",
+                        content=paced_body(data, CHUNK, 0.02),
+                        headers=headers,
                     )
                 except httpx.HTTPError:
                     return  # cut by the kill: not acknowledged
@@ -132,7 +108,7 @@ async def test_kill_during_uploads_leaves_no_orphans(
             for file_id, index in acknowledged.items():
                 download = await client.get(f"/attachments/{file_id}/download")
                 assert download.status_code == 200
-                expected = hashlib.sha256(payload(index)).hexdigest()
+                expected = hashlib.sha256(payload(index, UPLOAD_SIZE)).hexdigest()
                 assert hashlib.sha256(download.content).hexdigest() == expected
             # Whatever was committed is whole: rows that made it are all downloadable.
             for file_id in listed - set(acknowledged):
