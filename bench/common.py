@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import platform
 import socket
 import statistics
 import subprocess
@@ -12,6 +13,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -108,3 +110,23 @@ async def load(url: str, *, headers: Mapping[str, str], total: int, concurrency:
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     return LoadResult(total, elapsed, latencies, errors)
+
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+def record_results(section: str, command: str, lines: list[str]) -> None:
+    """Append a run (date, machine, command, output) at the end of `section` of RESULTS.md,
+    keeping everything else; the section is added if missing."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    cpus = len(os.sched_getaffinity(0))
+    machine = f"{platform.machine()}, {platform.python_version()}, {cpus} CPUs"
+    entry = "\n".join([f"### {stamp} ({machine})", "", "```", f"$ {command}", *lines, "```", ""])
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if section not in text:
+        text = text.rstrip("\n") + f"\n\n{section}\n\n"
+    start = text.index(section) + len(section)
+    following = text.find("\n## ", start)
+    end = len(text) if following == -1 else following + 1
+    body = text[start:end].rstrip("\n") + "\n\n" + entry
+    RESULTS.write_text(text[:start] + body + ("\n" + text[end:] if following != -1 else ""))

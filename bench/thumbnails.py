@@ -17,14 +17,12 @@ import argparse
 import asyncio
 import io
 import os
-import platform
 import shlex
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -33,9 +31,9 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.servers: the real `wschats serve` process
 
+from bench.common import RESULTS, record_results  # noqa: E402
 from tests.servers import ServerProcess, create_user, server_env  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Thumbnails (bench/thumbnails.py)"
 SIZE = (4000, 3000)
 BOX = (256, 256)
@@ -240,25 +238,6 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def record(command: str, lines: list[str]) -> None:
-    """Append this run under the thumbnails section of RESULTS.md, keeping everything else."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    machine = f"{platform.machine()}, {platform.python_version()}, {_cpus()} CPUs"
-    entry = "\n".join([f"### {stamp} ({machine})", "", "```", f"$ {command}", *lines, "```", ""])
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n"
-    start = text.index(SECTION) + len(SECTION)
-    following = text.find("\n## ", start)
-    end = len(text) if following == -1 else following + 1
-    section = text[start:end].rstrip("\n") + "\n\n" + entry
-    RESULTS.write_text(text[:start] + section + ("\n" + text[end:] if following != -1 else ""))
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=15, help="uncached thumbnails to time")
@@ -269,7 +248,7 @@ def main() -> None:
     lines = asyncio.run(run(args))
     if not args.no_record:
         command = shlex.join([".venv/bin/python", "bench/thumbnails.py", *sys.argv[1:]])
-        record(command, lines)
+        record_results(SECTION, command, lines)
         print(f"appended to {RESULTS.relative_to(ROOT)}")
 
 

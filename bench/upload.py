@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shlex
 import socket
 import subprocess
@@ -26,7 +25,6 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -34,14 +32,13 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BIN, ROOT, free_port, process
+from bench.common import BIN, RESULTS, ROOT, free_port, process, record_results
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 # The ceiling of the HTTP server itself: a bare ASGI app that reads the body and drops it.
 BARE_INGEST_APP = """
 async def app(scope, receive, send):
@@ -271,22 +268,6 @@ def run(args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def record(command: str, lines: list[str]) -> None:
-    """Append this run under the upload section of RESULTS.md, keeping everything else."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cpus = len(os.sched_getaffinity(0))
-    machine = f"{platform.machine()}, {platform.python_version()}, {cpus} CPUs"
-    entry = "\n".join([f"### {stamp} ({machine})", "", "```", f"$ {command}", *lines, "```", ""])
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n"
-    start = text.index(SECTION) + len(SECTION)
-    following = text.find("\n## ", start)
-    end = len(text) if following == -1 else following + 1
-    section = text[start:end].rstrip("\n") + "\n\n" + entry
-    RESULTS.write_text(text[:start] + section + ("\n" + text[end:] if following != -1 else ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size-mib", type=int, default=1024, help="size of the upload")
@@ -295,7 +276,7 @@ def main() -> None:
     lines = run(args)
     if not args.no_record:
         command = shlex.join([".venv/bin/python", "bench/upload.py", *sys.argv[1:]])
-        record(command, lines)
+        record_results(SECTION, command, lines)
         print(f"appended to {RESULTS.relative_to(ROOT)}")
 
 
