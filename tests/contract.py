@@ -25,6 +25,10 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+# The Meeting schema is not in the contract (it lives in the separate meeting API document);
+# wschats defines it once, from original-behaviour.md §2.13 and D9.
+from wschats.api.openapi import MEETING_SCHEMAS
+
 __all__ = [
     "UNDECLARED_ERROR_STATUSES",
     "contract_path",
@@ -56,54 +60,6 @@ _OPENAPI_ONLY_KEYWORDS = frozenset(
     {"nullable", "readOnly", "writeOnly", "example", "discriminator", "xml", "externalDocs",
      "deprecated"}
 )  # fmt: skip
-
-# The Meeting schema lives in the separate meeting API document, which is not part of the
-# contract folder; this local version follows original-behaviour.md §2.13 and D9. Fields that
-# can be null are optional (D1: null fields are omitted).
-_MEETING_SCHEMAS: dict[str, Any] = {
-    "MeetingType": {"type": "string", "enum": ["permanent", "scheduled"]},
-    "MeetingParticipant": {
-        "type": "object",
-        "properties": {
-            "userId": {"type": "string", "format": "uuid"},
-            "queueId": {"type": "string", "format": "uuid"},
-            # §2.13: null stream flags are rendered as false, so they are always present.
-            "audioStreamEnabled": {"type": "boolean"},
-            "videoStreamEnabled": {"type": "boolean"},
-            "screenStreamEnabled": {"type": "boolean"},
-            "joinedAt": {"type": "string", "format": "date-time"},
-        },
-        "required": [
-            "userId",
-            "queueId",
-            "audioStreamEnabled",
-            "videoStreamEnabled",
-            "screenStreamEnabled",
-            "joinedAt",
-        ],
-    },
-    "Meeting": {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string", "format": "uuid"},
-            "name": {"type": "string"},
-            "roomId": {"type": "string", "format": "uuid"},
-            "meetingType": {"$ref": "#/components/schemas/MeetingType"},
-            "active": {"type": "boolean"},
-            "createdAt": {"type": "string", "format": "date-time"},
-            # Set only while the meeting is running.
-            "startedAt": {"type": "string", "format": "date-time"},
-            "participants": {
-                "type": "array",
-                "items": {"$ref": "#/components/schemas/MeetingParticipant"},
-            },
-            # Present only while a recording is in progress.
-            "recStartedAt": {"type": "string", "format": "date-time"},
-            "recUserId": {"type": "string", "format": "uuid"},
-        },
-        "required": ["id", "name", "roomId", "meetingType", "active", "createdAt", "participants"],
-    },
-}
 
 
 def contract_path() -> Path:
@@ -292,9 +248,9 @@ def _with_string_status_keys(raw: dict[str, Any]) -> dict[str, Any]:
 def _with_local_meeting(raw: dict[str, Any]) -> dict[str, Any]:
     source = copy.deepcopy(raw)
     schemas = source["components"]["schemas"]
-    clashes = set(schemas) & set(_MEETING_SCHEMAS)
+    clashes = set(schemas) & set(MEETING_SCHEMAS)
     assert not clashes, f"the contract now defines {clashes}; revisit the local Meeting schema"
-    schemas.update(copy.deepcopy(_MEETING_SCHEMAS))
+    schemas.update(copy.deepcopy(MEETING_SCHEMAS))
     replaced = _replace_refs(source, _MEETING_REF, "#/components/schemas/Meeting")
     assert replaced, f"the contract no longer refers to {_MEETING_REF}; revisit the local Meeting"
     return source
