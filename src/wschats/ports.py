@@ -62,7 +62,6 @@ class SubscriptionRepository(Protocol):
     async def of_room(self, room_id: UUID) -> list[Subscription]:
         """In member order."""
 
-    async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]: ...
     async def add(self, subscription: Subscription) -> None:
         """Raises `BadRequest` if the user is already a member."""
 
@@ -76,8 +75,10 @@ class SubscriptionRepository(Protocol):
 class SettingsRepository(Protocol):
     async def get(self, user_id: UUID, room_id: UUID) -> RoomUserSettings | None: ...
     async def of_user(
-        self, user_id: UUID, room_ids: Sequence[UUID] | None = None
-    ) -> dict[UUID, RoomUserSettings]: ...
+        self, user_id: UUID, room_ids: Sequence[UUID]
+    ) -> dict[UUID, RoomUserSettings]:
+        """The user's settings of those rooms that have any."""
+
     async def save(self, settings: RoomUserSettings) -> None:
         """Insert or update."""
 

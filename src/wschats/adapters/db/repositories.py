@@ -336,19 +336,6 @@ class SqlSubscriptionRepository:
         )
         return [_subscription(r) for r in rows]
 
-    async def of_rooms(self, room_ids: Sequence[UUID]) -> dict[UUID, list[Subscription]]:
-        result: dict[UUID, list[Subscription]] = {r: [] for r in room_ids}
-        if not room_ids:
-            return result
-        rows = await self._conn.execute(
-            select(t.subscription)
-            .where(t.subscription.c.room_id.in_(room_ids))
-            .order_by(t.subscription.c.ordinal, t.subscription.c.joined_at)
-        )
-        for row in rows:
-            result[row.room_id].append(_subscription(row))
-        return result
-
     async def add(self, subscription: Subscription) -> None:
         try:
             async with self._conn.begin_nested():
@@ -423,14 +410,16 @@ class SqlSettingsRepository:
         return _settings(row) if row else None
 
     async def of_user(
-        self, user_id: UUID, room_ids: Sequence[UUID] | None = None
+        self, user_id: UUID, room_ids: Sequence[UUID]
     ) -> dict[UUID, RoomUserSettings]:
-        query = select(t.room_user_settings).where(t.room_user_settings.c.user_id == user_id)
-        if room_ids is not None:
-            if not room_ids:
-                return {}
-            query = query.where(t.room_user_settings.c.room_id.in_(room_ids))
-        rows = await self._conn.execute(query)
+        if not room_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(t.room_user_settings).where(
+                t.room_user_settings.c.user_id == user_id,
+                t.room_user_settings.c.room_id.in_(room_ids),
+            )
+        )
         return {r.room_id: _settings(r) for r in rows}
 
     async def save(self, settings: RoomUserSettings) -> None:
