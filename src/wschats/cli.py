@@ -71,6 +71,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Apply migrations if needed and serve HTTP."""
     import uvicorn
 
+    from wschats.api.bounded_httptools import head_limit_protocol
     from wschats.api.observability import configure_logging
     from wschats.app import create_app
 
@@ -84,9 +85,13 @@ def serve(host: str | None, port: int | None) -> None:
         log_config=None,  # configure_logging did it
         log_level=settings.log_level,
         access_log=False,  # wschats.requests writes the request lines
-        # h11 bounds the request head (httptools accepts any size); httptools is faster and
-        # safe where a proxy bounds headers (deploy/nginx does).
-        http=settings.http_parser,
+        # Both parsers bound the request head: h11 itself, httptools (the faster) through
+        # our protocol.
+        http=(
+            head_limit_protocol(settings.max_header_kb * 1024)
+            if settings.http_parser == "httptools"
+            else "h11"
+        ),
         h11_max_incomplete_event_size=settings.max_header_kb * 1024,
         proxy_headers=True,
         timeout_graceful_shutdown=30,  # deploy/systemd's TimeoutStopSec leaves room above it

@@ -27,8 +27,8 @@ class Settings(BaseSettings):
     metrics_token: str | None = None  # when set, /metrics needs `Authorization: Bearer <it>`
 
     # Request limits, always on; rate limits per user and minute (0: none)
-    max_header_kb: int = Field(16, ge=1)  # enforced by the h11 parser
-    http_parser: Literal["h11", "httptools"] = "h11"
+    max_header_kb: int = Field(16, ge=1)  # a larger request head gets 431 (h11: 400)
+    http_parser: Literal["h11", "httptools"] = "httptools"
     max_json_body_kb: int = Field(1024, ge=1)
     max_list_length: int = Field(1000, ge=1)
     rate_limit_read_per_minute: int = Field(0, ge=0)

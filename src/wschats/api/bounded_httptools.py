@@ -1,0 +1,70 @@
+"""uvicorn's httptools protocol with a bound on the request head.
+
+httptools (llhttp) is uvicorn's fast parser: it ingests upload bodies about 1.5 times as fast
+as h11 here. But it gathers a header of any size in memory (a 50 MB header was accepted),
+where h11 refuses a head over its limit. This protocol counts the bytes that arrive while a
+request head is incomplete and answers 431, JSON like every other error, once they pass the
+limit. A read that ends a head or a body resets the count, so a pipelined head that shares a
+read with the end of the previous request is never refused early: the bound is the limit
+plus at most one read (uvloop reads at most 256 KiB at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
+    """The protocol class for uvicorn's `http=` with heads bounded to `max_head_bytes`."""
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._in_head = True  # a connection starts waiting for a head
+            self._head_bytes = 0
+            self._boundary_seen = False
+
+        def data_received(self, data: bytes) -> None:
+            self._boundary_seen = False
+            super().data_received(data)
+            if self.transport.is_closing() or not self._in_head:
+                return
+            if self._boundary_seen:
+                # This read also held the end of a head or body: count from the next read.
+                self._head_bytes = 0
+                return
+            self._head_bytes += len(data)
+            if self._head_bytes > max_head_bytes:
+                self._refuse_head()
+
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._boundary_seen = True
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._in_head = True
+            self._boundary_seen = True
+            super().on_message_complete()
+
+        def _refuse_head(self) -> None:
+            self.logger.warning("Request head over %d bytes refused.", max_head_bytes)
+            body = json.dumps(
+                {
+                    "message": f"The request head is larger than {max_head_bytes // 1024} KiB",
+                    "traceId": uuid.uuid4().hex,
+                }
+            ).encode()
+            self.transport.write(
+                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                b"content-type: application/json\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\n"
+                b"connection: close\r\n\r\n" + body
+            )
+            self.transport.close()
+
+    return BoundedHttpToolsProtocol
