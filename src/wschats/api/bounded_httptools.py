@@ -7,6 +7,9 @@ request head is incomplete and answers 431, JSON like every other error, once th
 limit. A read that ends a head or a body resets the count, so a pipelined head that shares a
 read with the end of the previous request is never refused early: the bound is the limit
 plus at most one read (uvloop reads at most 256 KiB at a time).
+
+It also keeps HTTP/1.1's order of answers when bytes it cannot parse follow a valid request
+(see `send_400_response`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             self._in_head = True  # a connection starts waiting for a head
             self._head_bytes = 0
             self._boundary_seen = False
+            self._deferred_400: str | None = None
 
         def data_received(self, data: bytes) -> None:
             self._boundary_seen = False
@@ -50,6 +54,26 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             self._in_head = True
             self._boundary_seen = True
             super().on_message_complete()
+
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn answers bytes it cannot parse at once, even while the request before
+            # them, whole and valid (an upload, say), is still being answered: that 400 would
+            # read as the upload's answer. It waits for that answer instead, reading nothing
+            # more. A request cut off mid-body gets the 400 at once, as before.
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete and not cycle.more_body:
+                self._deferred_400 = msg
+                self.transport.pause_reading()
+                return
+            super().send_400_response(msg)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            msg = self._deferred_400
+            if msg is not None and self.cycle.response_complete:
+                self._deferred_400 = None
+                if not self.transport.is_closing():
+                    super().send_400_response(msg)
 
         def _refuse_head(self) -> None:
             self.logger.warning("Request head over %d bytes refused.", max_head_bytes)
