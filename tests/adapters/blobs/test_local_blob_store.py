@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -115,6 +119,38 @@ async def test_a_storage_failure_is_a_dependency_failure_and_leaves_nothing(
     assert str(tmp_path) not in failure.value.message  # no server path in a client message
     assert temp_files(tmp_path) == []
     assert await all_keys(store) == ["files/x"]
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Writes past `limit` bytes fail with EFBIG in this process, as on a full disk."""
+    previous_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, previous_limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, previous_limit)
+        signal.signal(signal.SIGXFSZ, previous_handler)
+
+
+async def test_a_write_failing_while_the_next_is_gathered_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    # Writes run in a thread while the stream goes on: the failure of one in flight must
+    # still end the put with a storage failure and no temp file.
+    store = LocalBlobStore(tmp_path)
+    await store.start()
+    data = os.urandom(8 * 1024 * 1024)
+
+    with file_size_limit(3 * 1024 * 1024), pytest.raises(DependencyFailed) as failure:
+        await store.put("files/big", chunked(data, [64 * 1024]))
+
+    assert failure.value.dependency is Dependency.STORAGE
+    assert temp_files(tmp_path) == []
+    assert await all_keys(store) == []
+    await store.put("files/big", chunked(data, [64 * 1024]))  # the limit gone, it works
+    assert await read_all(store, "files/big") == data
 
 
 async def test_health_is_false_without_a_usable_root(tmp_path: Path) -> None:

@@ -13,6 +13,17 @@ from typing import BinaryIO, TypeVar
 # Temp files of unfinished writes; no key segment starts with a dot, so none is a key.
 TEMP_PREFIX = ".tmp-"
 
+
+def _fadvise_dontneed(fd: int, offset: int, length: int) -> None:
+    os.posix_fadvise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+
+
+# Linux starts writing dirty pages back on POSIX_FADV_DONTNEED. Doing so as an upload is
+# written overlaps the disk's work with the network's, where the kernel would otherwise keep
+# up to a tenth of memory dirty and leave it all to the commit's fsync (a 1 GiB upload: about
+# 0.5 s of the client's wait here), and keeps uploads from crowding the page cache.
+_start_writeback = _fadvise_dontneed if hasattr(os, "POSIX_FADV_DONTNEED") else None
+
 _T = TypeVar("_T")
 
 
@@ -74,13 +85,14 @@ class PendingFile(ThreadFile):
         self._temp: Path | None = None
         self._committed = False
         self._discarded = False
+        self._written = 0
 
     async def open(self) -> None:
         await self._run(self._open)
 
     async def write(self, parts: list[bytes]) -> None:
         """Append `parts` in order (written by the thread as they are: no joining copy)."""
-        await self._run(lambda: self._opened().writelines(parts))
+        await self._run(lambda: self._write(parts))
 
     async def commit(self) -> None:
         await self._run(self._commit)
@@ -103,6 +115,15 @@ class PendingFile(ThreadFile):
                     raise
         self._temp = Path(name)
         self.file = os.fdopen(fd, "wb")
+
+    def _write(self, parts: list[bytes]) -> None:
+        file = self._opened()
+        file.writelines(parts)
+        if _start_writeback is not None:
+            file.flush()
+            end = file.tell()
+            _start_writeback(file.fileno(), self._written, end - self._written)
+            self._written = end
 
     def _commit(self) -> None:
         if self._discarded or self._temp is None:

@@ -162,6 +162,8 @@ class LocalBlobStore:
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         pending = PendingFile(self._path(key))
+        # One write runs in its thread while the next buffer is gathered from the network.
+        writing: asyncio.Future[None] | None = None
         try:
             with _storage_errors("store", key):
                 await pending.open()
@@ -174,14 +176,22 @@ class LocalBlobStore:
                 gathered += len(chunk)
                 if gathered >= WRITE_BUFFER:
                     with _storage_errors("store", key):
-                        await pending.write(parts)
+                        if writing is not None:
+                            await writing
+                        writing = asyncio.ensure_future(pending.write(parts))
                     parts, gathered = [], 0
             with _storage_errors("store", key):
+                if writing is not None:
+                    await writing
+                    writing = None
                 if parts:
                     await pending.write(parts)
                 await pending.commit()
         except BaseException:
-            # Also on CancelledError (a client that went away): nothing may stay behind.
+            # Also on CancelledError (a client that went away): nothing may stay behind. The
+            # write in flight is waited for (and its failure dropped: this one wins).
+            if writing is not None:
+                await asyncio.gather(writing, return_exceptions=True)
             await pending.discard()
             raise
         return size
