@@ -14,7 +14,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from wschats.adapters.db import tables as t
-from wschats.adapters.db.engine import NO_TRANSACTION_OPTION, WRITE_OPTION, create_engine
+from wschats.adapters.db.engine import (
+    NO_TRANSACTION_OPTION,
+    WRITE_OPTION,
+    create_engine,
+    create_sqlite_read_engine,
+    sqlite_file_path,
+)
 from wschats.adapters.db.repositories import (
     SqlChatsUserRepository,
     SqlFileRepository,
@@ -24,15 +30,20 @@ from wschats.adapters.db.repositories import (
     SqlSettingsRepository,
     SqlSubscriptionRepository,
 )
+from wschats.adapters.db.statements import Statements, ThreadedReads, transactional
 from wschats.domain.errors import Dependency, DependencyFailed
 
 log = logging.getLogger(__name__)
+
+# Worker threads (and pysqlite connections) for SQLite's reads: they wait on the disk or a
+# lock with the GIL released, so a few more than the CPUs keep them busy.
+SQLITE_READ_THREADS = 4
 
 
 class SqlUnitOfWork:
     def __init__(
         self,
-        conn: AsyncConnection,
+        conn: Statements,
         *,
         record_messages: bool,
         on_messages: Callable[[], None] | None = None,
@@ -50,7 +61,7 @@ class SqlUnitOfWork:
 
     @property
     def connection(self) -> AsyncConnection:
-        return self._conn
+        return transactional(self._conn)
 
     async def lock_room(self, room_id: UUID) -> None:
         # SQLite writers already hold the database write lock (BEGIN IMMEDIATE).
@@ -67,7 +78,7 @@ class SqlUnitOfWork:
             )
 
     async def commit(self) -> None:
-        await self._conn.commit()
+        await self.connection.commit()
         self.committed = True
         if self.outbox.recorded and self._on_messages is not None:
             self._on_messages()
@@ -86,6 +97,16 @@ class SqlDatabase:
         self.engine: AsyncEngine = create_engine(url, pool_size=pool_size, timeout=timeout)
         self._timeout = timeout
         self._record_messages = record_messages
+        sqlite_file = sqlite_file_path(url)
+        # An in-memory database exists once per connection: its reads stay on the engine.
+        self._threaded_reads = (
+            ThreadedReads(
+                create_sqlite_read_engine(url, connections=SQLITE_READ_THREADS, timeout=timeout),
+                SQLITE_READ_THREADS,
+            )
+            if sqlite_file is not None
+            else None
+        )
         # Called after a commit that recorded XMPP commands (wakes the outbox relay).
         self.on_messages: Callable[[], None] | None = None
 
@@ -115,11 +136,14 @@ class SqlDatabase:
             yield SqlUnitOfWork(conn, record_messages=False)
 
     @asynccontextmanager
-    async def single_statement_reads(self) -> AsyncIterator[AsyncConnection]:
-        """A connection outside any transaction, for reads of one statement each (a statement
+    async def single_statement_reads(self) -> AsyncIterator[Statements]:
+        """Statements outside any transaction, for reads of one statement each (a statement
         is atomic by itself): no BEGIN and ROLLBACK around it, which on the hot paths
         (authentication, access checks) cost as much as the query."""
         try:
+            if self._threaded_reads is not None:
+                yield self._threaded_reads
+                return
             async with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     # Changing SQLite's isolation level costs statements of its own; skipping
@@ -144,6 +168,8 @@ class SqlDatabase:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._threaded_reads is not None:
+            await asyncio.to_thread(self._threaded_reads.close)
 
 
 # SQLSTATE classes that mean "the server is not there for us right now": 08 connection

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -75,5 +76,35 @@ def _sqlite_engine(url: URL, timeout: float) -> AsyncEngine:
         if options.get(NO_TRANSACTION_OPTION):
             return  # single-statement reads (SqlDatabase.single_statement_reads)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
+
+    return engine
+
+
+def sqlite_file_path(url: str) -> str | None:
+    """The database file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return parsed.database
+
+
+def create_sqlite_read_engine(url: str, *, connections: int, timeout: float) -> Engine:
+    """Synchronous pysqlite connections for `ThreadedReads`: read-only, one statement each
+    (no BEGIN: SQLite wraps a lone statement in its own transaction), shared by the worker
+    threads one at a time."""
+    engine = create_sync_engine(
+        make_url(url).set(drivername="sqlite+pysqlite"),
+        connect_args={"timeout": timeout, "check_same_thread": False},
+        pool_size=connections,
+        max_overflow=0,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        cursor.close()
 
     return engine

@@ -28,10 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.commands import encode_command
+from wschats.adapters.db.statements import Statements, transactional
 from wschats.adapters.db.tables import parse_uuid
 from wschats.domain.errors import BadRequest, Conflict
 from wschats.domain.messaging import MessagingCommand
@@ -119,7 +119,7 @@ def _file(row: Any) -> FileMetadata:
 
 
 async def upsert(
-    conn: AsyncConnection,
+    conn: Statements,
     table: Table,
     values: dict[str, Any],
     *,
@@ -244,7 +244,7 @@ def one_to_one_key(user_a: UUID, user_b: UUID) -> str:
 
 
 class SqlRoomRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def get(self, room_id: UUID) -> Room | None:
@@ -264,7 +264,7 @@ class SqlRoomRepository:
         if one_to_one_pair is not None:
             values["one_to_one_key"] = one_to_one_key(*one_to_one_pair)
         try:
-            async with self._conn.begin_nested():
+            async with transactional(self._conn).begin_nested():
                 await self._conn.execute(insert(t.room).values(**values))
         except IntegrityError as exc:
             if one_to_one_pair is not None:
@@ -325,7 +325,7 @@ class SqlRoomRepository:
 
 
 class SqlSubscriptionRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def of_room(self, room_id: UUID) -> list[Subscription]:
@@ -338,7 +338,7 @@ class SqlSubscriptionRepository:
 
     async def add(self, subscription: Subscription) -> None:
         try:
-            async with self._conn.begin_nested():
+            async with transactional(self._conn).begin_nested():
                 await self._conn.execute(
                     insert(t.subscription).values(
                         room_id=subscription.room_id,
@@ -393,7 +393,7 @@ class SqlSubscriptionRepository:
 
 
 class SqlSettingsRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def get(self, user_id: UUID, room_id: UUID) -> RoomUserSettings | None:
@@ -509,7 +509,7 @@ _REACH = _reach_statement()
 
 
 class SqlFileRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def reach(self, file_id: UUID, user_id: UUID) -> FileReach | None:
@@ -604,7 +604,7 @@ def _file_values(metadata: FileMetadata) -> dict[str, Any]:
 
 
 class SqlChatsUserRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def get(self, user_id: UUID) -> ChatsUser | None:
@@ -639,7 +639,7 @@ class SqlChatsUserRepository:
 
 
 class SqlMeetingRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def get(self, meeting_id: UUID) -> Meeting | None:
@@ -695,7 +695,7 @@ class SqlMeetingRepository:
 
     async def add(self, meeting: Meeting) -> None:
         try:
-            async with self._conn.begin_nested():
+            async with transactional(self._conn).begin_nested():
                 await self._conn.execute(
                     insert(t.meeting).values(
                         id=meeting.id,
@@ -717,7 +717,7 @@ class SqlMeetingRepository:
 class SqlOutbox:
     """Records XMPP commands; `enabled=False` when no XMPP server is configured."""
 
-    def __init__(self, conn: AsyncConnection, enabled: bool) -> None:
+    def __init__(self, conn: Statements, enabled: bool) -> None:
         self._conn = conn
         self._enabled = enabled
         self.recorded = 0
