@@ -186,7 +186,13 @@ async def build_container(
     storage = StorageCheck(database, blobs)
     storage.start_sweep(sweep_grace_seconds(settings.database_timeout_seconds))
     closers.append(storage.close)
-    previews = PreviewService(database, blobs, previewer, on_preview_lookup)
+    previews = PreviewService(
+        database,
+        blobs,
+        previewer,
+        on_preview_lookup,
+        memory_cache_bytes=settings.preview_memory_cache_mb * 1024 * 1024,
+    )
     closers.append(previews.close)  # closed first: it finishes its cache writes
     return Container(
         settings=settings,

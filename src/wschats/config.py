@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     preview_workers: int = 2
     preview_max_pixels: int = 50_000_000
     preview_timeout_seconds: float = 60.0
+    preview_memory_cache_mb: int = Field(64, ge=0)  # small previews also kept in memory
 
     # Events: in-process by default, or amqp://...
     events_url: str | None = None

@@ -120,9 +120,14 @@ class CountingPreviewer:
         """The inner previewer belongs to the container, which closes it."""
 
 
-def use_previewer(container: Container, previewer: Previewer) -> PreviewService:
-    """Serve previews through `previewer` (the HTTP layer asks the container each time)."""
-    container.previews = PreviewService(container.database, container.blobs, previewer)
+def use_previewer(
+    container: Container, previewer: Previewer, memory_cache_bytes: int = 0
+) -> PreviewService:
+    """Serve previews through `previewer` (the HTTP layer asks the container each time),
+    without the memory cache unless asked: the tests look at what storage holds."""
+    container.previews = PreviewService(
+        container.database, container.blobs, previewer, memory_cache_bytes=memory_cache_bytes
+    )
     return container.previews
 
 

@@ -234,3 +234,50 @@ async def test_file_deleted_during_a_render_leaves_no_preview_behind(
     assert deleting.count == 1
     assert await container.blobs.size(blob_key(file_id)) is None
     assert await cached_keys(container, file_id) == []
+
+
+async def test_a_small_preview_is_also_kept_in_memory(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    use_previewer(container, renders, memory_cache_bytes=1024 * 1024)
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/100x100/thumbnail"
+    first = await api.get(url, room.bob)
+    (key,) = await cached_keys(container, file_id)
+    await container.blobs.delete(key)  # only memory holds it now
+
+    again = await api.get(url, room.carol)
+    assert again.content == first.content
+    assert_preview(again, "image/jpeg")
+    assert again.headers["content-length"] == str(len(first.content))
+    assert renders.count == 1
+    assert_error(await api.get(url, room.dave), 403)  # memory is behind the access check
+
+
+async def test_a_preview_in_memory_is_gone_with_its_file(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    use_previewer(container, renders, memory_cache_bytes=1024 * 1024)
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/100x100/thumbnail"
+    assert (await api.get(url, room.bob)).status_code == 200
+
+    assert (await api.delete(f"/attachments/{file_id}", room.alice)).status_code == 204
+
+    assert_error(await api.get(url, room.bob), 404)
+
+
+async def test_a_preview_read_from_storage_is_kept_in_memory(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    # Another process rendered it: this one finds it in storage, then keeps it.
+    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    url = f"{PATH}/image/{file_id}/100x100/thumbnail"
+    first = await api.get(url, room.bob)
+    (key,) = await cached_keys(container, file_id)
+    use_previewer(container, renders, memory_cache_bytes=1024 * 1024)
+    assert (await api.get(url, room.bob)).content == first.content
+    await container.blobs.delete(key)
+
+    assert (await api.get(url, room.carol)).content == first.content
+    assert renders.count == 1

@@ -4,6 +4,11 @@ A rendered preview is stored under `preview_prefix(file_id)`, named by the reque
 normalised cache key, so equal requests share one entry and the file's deletion removes it
 with the rest of the file.
 
+Small previews (thumbnails, mostly) are also kept in memory, bounded, so a repeat costs no
+storage reads. That is safe because a file's bytes never change (a new picture or upload is a
+new file id) and the access check, which reads the database, runs before any cache: a
+deleted file is a 404 whatever this process still holds.
+
 Identical requests share one render (a "flight"): whoever asks while it runs, or while its
 result is being stored, gets the same bytes. The result is stored after it has been sent,
 so the first caller does not wait for the storage write (an fsync, or an S3 upload).
@@ -29,17 +34,23 @@ from wschats.domain.previews import (
     rendered_mime_type,
 )
 from wschats.ports import BlobStore, Database, Previewer
+from wschats.services.memory_cache import BoundedCache
 
 log = logging.getLogger(__name__)
+
+# Previews up to this size are also kept in memory (a 256x256 thumbnail is a few KB).
+MEMORY_ENTRY_BYTES = 256 * 1024
 
 
 @dataclass
 class PreviewFile:
-    """A preview ready to send: its type, its length and its bytes (read once)."""
+    """A preview ready to send: its type, its length, and its bytes, either whole in
+    `content` or, for a large one read from storage, as `chunks` (read once)."""
 
     mime_type: str
     size: int
-    chunks: AsyncIterator[bytes]
+    content: bytes | None = None
+    chunks: AsyncIterator[bytes] | None = None
 
 
 def cache_key(file_id: UUID, request: PreviewRequest) -> str:
@@ -53,10 +64,14 @@ class PreviewService:
         blobs: BlobStore,
         previewer: Previewer,
         on_cache_lookup: Callable[[bool], None] | None = None,
+        memory_cache_bytes: int = 0,
     ) -> None:
         self._db = database
         self._blobs = blobs
         self._previewer = previewer
+        self._memory: BoundedCache[PreviewFile] = BoundedCache(
+            memory_cache_bytes, MEMORY_ENTRY_BYTES
+        )
         # Told True for a cache hit and False for a miss (the metrics count them).
         self._on_cache_lookup = on_cache_lookup or (lambda hit: None)
         # Renders in progress, and rendered results not yet in the cache, by cache key.
@@ -71,6 +86,10 @@ class PreviewService:
         424 if the previewer or storage fails."""
         await self._check_access(caller, file_id, request)
         key = cache_key(file_id, request)
+        kept = self._memory.get(key)
+        if kept is not None:
+            self._on_cache_lookup(True)
+            return kept
         flight = self._flights.get(key)
         if flight is None:
             cached = await self._cached(key)
@@ -81,7 +100,7 @@ class PreviewService:
             flight = self._flights.get(key) or self._take_off(file_id, key, request)
         # Shielded: a caller that goes away does not cancel the render others wait for.
         rendered = await asyncio.shield(flight)
-        return PreviewFile(rendered.mime_type, len(rendered.content), _once(rendered.content))
+        return PreviewFile(rendered.mime_type, len(rendered.content), content=rendered.content)
 
     async def settle(self) -> None:
         """Wait until every render and cache write in progress has finished."""
@@ -111,7 +130,12 @@ class PreviewService:
             if size is None:
                 return None
             chunks = self._blobs.get(key)
-            head = await anext(chunks, b"")
+            if size <= self._memory.max_entry_bytes:
+                content = b"".join([chunk async for chunk in chunks])
+                head = content
+            else:
+                content = None
+                head = await anext(chunks, b"")
         except (NotFound, DependencyFailed) as error:
             log.warning("preview cache entry %s unreadable, rendering again: %s", key, error)
             return None
@@ -120,7 +144,11 @@ class PreviewService:
             await _close(chunks)
             log.warning("preview cache entry %s holds no known format, rendering again", key)
             return None
-        return PreviewFile(mime_type, size, _prepend(head, chunks))
+        if content is not None:
+            whole = PreviewFile(mime_type, size, content=content)
+            self._memory.put(key, whole, size)
+            return whole
+        return PreviewFile(mime_type, size, chunks=_prepend(head, chunks))
 
     def _take_off(self, file_id: UUID, key: str, request: PreviewRequest) -> asyncio.Task[Rendered]:
         flight = asyncio.create_task(self._render(file_id, request))
@@ -132,7 +160,10 @@ class PreviewService:
         if flight.cancelled() or flight.exception() is not None:
             del self._flights[key]  # nothing to keep: the next request tries again
             return
-        store = asyncio.create_task(self._store(file_id, key, flight.result()))
+        rendered = flight.result()
+        size = len(rendered.content)
+        self._memory.put(key, PreviewFile(rendered.mime_type, size, content=rendered.content), size)
+        store = asyncio.create_task(self._store(file_id, key, rendered))
         self._stores.add(store)
         store.add_done_callback(partial(self._stored, key))
 

@@ -38,6 +38,9 @@ async def _send(
     services: Container, caller: Principal, file_id: UUID, request: PreviewRequest
 ) -> Response:
     preview = await services.previews.preview(caller, file_id, request)
+    if preview.content is not None:
+        return Response(preview.content, media_type=preview.mime_type, headers=_HEADERS)
+    assert preview.chunks is not None
     return StreamingResponse(
         preview.chunks,
         media_type=preview.mime_type,
