@@ -82,7 +82,7 @@ async def statements_per_listing(database_url: str, token: str) -> int:
     settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp()))
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        engine = app.state.container.database.engine
+        engines = app.state.container.database.sync_engines
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
             headers = {"Authorization": f"Bearer {token}"}
@@ -95,9 +95,11 @@ async def statements_per_listing(database_url: str, token: str) -> int:
             counts = []
             for _ in range(3):
                 statements.clear()
-                event.listen(engine.sync_engine, "before_cursor_execute", record)
+                for engine in engines:
+                    event.listen(engine, "before_cursor_execute", record)
                 response = await client.get(QUERY, headers=headers)
-                event.remove(engine.sync_engine, "before_cursor_execute", record)
+                for engine in engines:
+                    event.remove(engine, "before_cursor_execute", record)
                 assert response.status_code == 200
                 counts.append(len(statements))
     # Background work (the outbox relay, the startup storage sweep) only adds statements.

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -113,6 +113,14 @@ class SqlDatabase:
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def sync_engines(self) -> list[Engine]:
+        """Every engine that runs statements, for instrumentation (event listeners)."""
+        engines = [self.engine.sync_engine]
+        if self._threaded_reads is not None:
+            engines.append(self._threaded_reads.engine)
+        return engines
 
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool = False) -> AsyncIterator[SqlUnitOfWork]:

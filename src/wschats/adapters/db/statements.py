@@ -52,6 +52,10 @@ class ThreadedReads:
     def dialect(self) -> Dialect:
         return self._engine.dialect
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     def _run(self, statement: Executable, parameters: Parameters) -> Rows:
         with self._engine.connect() as conn:
             return conn.execute(statement, parameters).freeze()()
