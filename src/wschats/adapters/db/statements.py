@@ -10,11 +10,12 @@ one hop, about 0.2 ms. Writes keep the async engine and its transactions.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, Executable, Result, ScalarResult
+from sqlalchemy import Connection, Engine, Executable, Result, ScalarResult
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,6 +48,11 @@ class ThreadedReads:
     def __init__(self, engine: Engine, threads: int) -> None:
         self._engine = engine
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="wschats-sqlite-read")
+        # Each thread keeps its own connection: a pool checkout and reset a statement cost
+        # as much as a primary-key lookup.
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
 
     @property
     def dialect(self) -> Dialect:
@@ -56,9 +62,18 @@ class ThreadedReads:
     def engine(self) -> Engine:
         return self._engine
 
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.invalidated or conn.closed:
+            # No BEGIN is sent either way: the driver is in autocommit (engine.py).
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
     def _run(self, statement: Executable, parameters: Parameters) -> Rows:
-        with self._engine.connect() as conn:
-            return conn.execute(statement, parameters).freeze()()
+        return self._connection().execute(statement, parameters).freeze()()
 
     async def execute(self, statement: Executable, parameters: Parameters = None) -> Rows:
         loop = asyncio.get_running_loop()
@@ -75,6 +90,10 @@ class ThreadedReads:
     def close(self) -> None:
         """Stop the threads (after the statements in flight) and close the connections."""
         self._executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
         self._engine.dispose()
 
 
