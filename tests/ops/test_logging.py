@@ -139,3 +139,19 @@ def test_text_format_puts_the_fields_after_the_message() -> None:
     assert line.endswith(
         "INFO wschats.requests: request method=GET route=/rooms status=200 traceId=abc123"
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**70, "é ✓ 日本", uuid.UUID(int=7), {"nested": [1, None, True]}, object()],
+    ids=["int-over-64-bits", "non-ascii", "uuid", "nested", "unknown-type"],
+)
+def test_a_json_line_is_written_whatever_a_field_holds(value: Any) -> None:
+    record = logging.LogRecord("wschats.test", logging.INFO, __file__, 1, "hé", None, None)
+    record.fields = {"value": value}
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert entry["message"] == "hé"
+    expected = value if isinstance(value, int | str | dict) else str(value)
+    assert entry["value"] == expected

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wschats.api.metrics import Metrics
@@ -63,7 +64,11 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            # orjson: a request line is written for every request, at a fifth of the cost.
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # what orjson refuses outright (an int over 64 bits): never fail
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 class TextFormatter(logging.Formatter):
