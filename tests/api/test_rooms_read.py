@@ -340,3 +340,36 @@ async def test_list_keeps_member_order_past_ten_members_and_after_a_rejoin(
     assert members == expected
     # The same room seen by a member reads the same list.
     assert (await list_rooms(api, late, "?extraFields=members"))[0]["members"] == expected
+
+
+async def test_a_listing_shows_member_changes_made_since_the_previous_listing(
+    api: Api, users: Users
+) -> None:
+    # Listings reuse the member lists (and their JSON) they built for the same stored members:
+    # an owner made, a member gone or added must still show at once.
+    alice, bob, carol, dave = await users.many(4)
+    room = await new_group(api, alice, bob, carol)
+    before = (await list_rooms(api, alice, "?extraFields=members"))[0]["members"]
+    assert before == room["members"]
+
+    def changed(members: list[Json], bob_owns: bool) -> list[Json]:
+        kept = [dict(m) for m in members if m["userId"] != str(carol.id)]
+        for m in kept:
+            if m["userId"] == str(bob.id):
+                m["owner"] = bob_owns
+        return kept + members_of((dave, False))
+
+    owner_url = f"/rooms/{room['id']}/members/{bob.id}/owner"
+    assert (await api.put(owner_url, alice)).status_code == 204
+    assert (await api.delete(f"/rooms/{room['id']}/members/{carol.id}", alice)).status_code == 204
+    added = await api.post(
+        f"/rooms/{room['id']}/members", alice, json_body={"userId": str(dave.id)}
+    )
+    assert added.status_code == 201, added.text
+
+    after = (await list_rooms(api, alice, "?extraFields=members"))[0]["members"]
+    assert after == changed(before, bob_owns=True)
+    # And back: the earlier lists are not served again for a different room state.
+    assert (await api.delete(owner_url, alice)).status_code == 204
+    again = (await list_rooms(api, bob, "?extraFields=members"))[0]["members"]
+    assert again == changed(before, bob_owns=False)

@@ -50,8 +50,28 @@ def _member_json(member: Subscription | MemberRef) -> bytes:
     return orjson.dumps({"userId": member.user_id, "owner": member.owner}, default=_json_default)
 
 
+# Rendered member arrays, for the tuples of MemberRef the room listing hands out (one per
+# distinct member list, reused across listings: see repositories._unfold_members). Both are
+# immutable, so the array is a function of the tuple; keyed by identity as above. Bounded.
+_members_fragments: dict[int, tuple[tuple[MemberRef, ...], orjson.Fragment]] = {}
+_MEMBERS_CACHE_SIZE = 20_000
+
+
 def _members_json(members: Sequence[Subscription | MemberRef]) -> orjson.Fragment:
     """The members array, already serialised."""
+    if isinstance(members, tuple) and members and type(members[0]) is MemberRef:
+        entry = _members_fragments.get(id(members))
+        if entry is not None and entry[0] is members:
+            return entry[1]
+        fragment = _render_members(members)
+        if len(_members_fragments) >= _MEMBERS_CACHE_SIZE:
+            _members_fragments.clear()
+        _members_fragments[id(members)] = (members, fragment)
+        return fragment
+    return _render_members(members)
+
+
+def _render_members(members: Sequence[Subscription | MemberRef]) -> orjson.Fragment:
     parts = []
     for member in members:
         entry = _member_bytes.get(id(member))

@@ -85,7 +85,7 @@ class ListedRoom(NamedTuple):
 
     room: Room
     settings: RoomUserSettings | None
-    members: list[MemberRef] | None
+    members: tuple[MemberRef, ...] | None
 
 
 @dataclass

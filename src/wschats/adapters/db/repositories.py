@@ -159,9 +159,18 @@ def _folded_members(dialect: str) -> Any:
     )
 
 
-def _unfold_members(folded: str | None) -> list[MemberRef]:
+# Unfolded member lists by their folded text, which determines them: the same rooms come back
+# listing after listing, and handing out the same tuple lets rendering reuse its JSON too.
+_unfolded_cache: dict[str, tuple[MemberRef, ...]] = {}
+_UNFOLDED_CACHE_SIZE = 20_000
+
+
+def _unfold_members(folded: str | None) -> tuple[MemberRef, ...]:
     if not folded:
-        return []
+        return ()
+    unfolded = _unfolded_cache.get(folded)
+    if unfolded is not None:
+        return unfolded
     members = []
     for item in sorted(folded.split(_MEMBER_SEPARATOR)):
         key = item[_ORDINAL_WIDTH:]
@@ -171,7 +180,10 @@ def _unfold_members(folded: str | None) -> list[MemberRef]:
                 _member_cache.clear()
             member = _member_cache[key] = MemberRef(parse_uuid(key[:-1]), key[-1] == "1")
         members.append(member)
-    return members
+    if len(_unfolded_cache) >= _UNFOLDED_CACHE_SIZE:
+        _unfolded_cache.clear()
+    unfolded = _unfolded_cache[folded] = tuple(members)
+    return unfolded
 
 
 # Room's fields in their declaration order, as the listing selects them.
