@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     String,
     Table,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -134,11 +136,14 @@ async def upsert(
     await conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=changed))
 
 
-# A room's members folded into one text value: items of a zero-padded ordinal, the user id's
-# text and "1"/"0" for owner, joined by commas. Sorting the items as strings restores member
-# order (SQLite before 3.44 cannot order inside an aggregate).
+# A room's members folded into one text value: items of an 11-character ordinal, the user
+# id's text and "1"/"0" for owner, joined by commas. Sorting the items as strings restores
+# member order (SQLite before 3.44 cannot order inside an aggregate).
 _MEMBER_SEPARATOR = ","
-_ORDINAL_WIDTH = 10
+_ORDINAL_WIDTH = 11
+# SQLite writes the ordinal plus 10**10 (11 digits up to ordinals of 9 * 10**9): cheaper
+# than printf's zero padding, which cost about an eighth of the listing's statement.
+_ORDINAL_OFFSET = 10**10
 # Parsed members by item text without the ordinal: a user's rooms share most members.
 _member_cache: dict[str, MemberRef] = {}
 _MEMBER_CACHE_SIZE = 100_000
@@ -146,10 +151,11 @@ _MEMBER_CACHE_SIZE = 100_000
 
 def _folded_members(dialect: str) -> Any:
     member = t.subscription.alias("member")
+    ordinal: ColumnElement[str]
     if dialect == "postgresql":
         ordinal = func.lpad(cast(member.c.ordinal, String), _ORDINAL_WIDTH, "0")
     else:
-        ordinal = func.printf(f"%0{_ORDINAL_WIDTH}d", member.c.ordinal)
+        ordinal = cast(member.c.ordinal + literal_column(str(_ORDINAL_OFFSET)), String)
     item = ordinal + cast(member.c.user_id, String) + cast(cast(member.c.owner, Integer), String)
     aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
     return (
