@@ -191,7 +191,7 @@ class PreviewService:
             # The file may have been deleted while we rendered, its previews removed before
             # this entry existed: remove it ourselves. (A deletion committed after this read
             # removes the entry itself: its prefix removal runs after its commit.)
-            async with self._db.unit_of_work() as uow:
+            async with self._db.reads() as uow:  # one statement: no snapshot needed
                 still_there = await uow.files.get(file_id) is not None
             if not still_there:
                 await self._blobs.delete_prefix(preview_prefix(file_id))
