@@ -93,6 +93,21 @@ def test_an_oversized_request_head_is_refused_and_the_server_keeps_serving(
     assert httpx.get(server.url + "/health/live", timeout=DEADLINE_S).status_code == 204
 
 
+def test_a_head_over_the_limit_is_refused_even_when_it_arrives_in_one_read(
+    server: ServerProcess,
+) -> None:
+    # 20 KB over a 16 KiB limit: small enough to be read at once, parsed whole.
+    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
+    answer = raw_request(server.port, head)
+    assert answer.startswith(b"HTTP/1.1 431 "), answer
+    assert answer.count(b"HTTP/1.1 ") == 1  # no second answer from uvicorn
+    # Many headers, each small, add up the same way.
+    many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(200))
+    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"
+    assert raw_request(server.port, head).startswith(b"HTTP/1.1 431 ")
+    assert httpx.get(server.url + "/health/live", timeout=DEADLINE_S).status_code == 204
+
+
 def test_a_head_sent_in_small_pieces_is_bounded_by_its_whole_size(server: ServerProcess) -> None:
     # 33 writes of 500 bytes, each read apart: only their sum passes the 16 KiB limit, and
     # the last write does, so nothing is sent after the server closes.

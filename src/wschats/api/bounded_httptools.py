@@ -1,12 +1,14 @@
 """uvicorn's httptools protocol with a bound on the request head.
 
 httptools (llhttp) is uvicorn's fast parser: it ingests upload bodies about 1.5 times as fast
-as h11 here. But it gathers a header of any size in memory (a 50 MB header was accepted),
-where h11 refuses a head over its limit. This protocol counts the bytes that arrive while a
-request head is incomplete and answers 431, JSON like every other error, once they pass the
-limit. A read that ends a head or a body resets the count, so a pipelined head that shares a
-read with the end of the previous request is never refused early: the bound is the limit
-plus at most one read (uvloop reads at most 256 KiB at a time).
+as h11 here. But it gathers a header of any size in memory (a 50 MB header was accepted).
+This protocol answers 431, JSON like every other error, to a head over the limit, two ways:
+- a complete head is measured by what the parser hands over (URL, names and values), before
+  any application code runs;
+- a head still incomplete is measured by the bytes read while it lasts, so memory stays
+  bounded however long a client keeps sending one. A read that ends a head or a body resets
+  that count, so a pipelined head sharing a read with the end of the previous request is
+  never refused early: what is held is the limit plus at most one read (256 KiB).
 
 It also keeps HTTP/1.1's order of answers when bytes it cannot parse follow a valid request
 (see `send_400_response`).
@@ -21,6 +23,10 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 
+class HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a refused request."""
+
+
 def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
     """The protocol class for uvicorn's `http=` with heads bounded to `max_head_bytes`."""
 
@@ -31,6 +37,8 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             self._head_bytes = 0
             self._boundary_seen = False
             self._deferred_400: str | None = None
+            self._head_size = 0  # of the current head: URL, header names and values
+            self._refused = False
 
         def data_received(self, data: bytes) -> None:
             self._boundary_seen = False
@@ -45,9 +53,25 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             if self._head_bytes > max_head_bytes:
                 self._refuse_head()
 
+        def on_message_begin(self) -> None:
+            self._head_size = 0
+            super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._head_size += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_size += len(name) + len(value) + 4  # ": " and CRLF
+            super().on_header(name, value)
+
         def on_headers_complete(self) -> None:
             self._in_head = False
             self._boundary_seen = True
+            if self._head_size > max_head_bytes:
+                self._refuse_head()
+                # Stops the parser; uvicorn then calls send_400_response, which is skipped.
+                raise HeadTooLarge
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
@@ -60,6 +84,8 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             # them, whole and valid (an upload, say), is still being answered: that 400 would
             # read as the upload's answer. It waits for that answer instead, reading nothing
             # more. A request cut off mid-body gets the 400 at once, as before.
+            if self._refused:
+                return  # answered 431 already
             cycle = self.cycle
             if cycle is not None and not cycle.response_complete and not cycle.more_body:
                 self._deferred_400 = msg
@@ -76,6 +102,7 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
                     super().send_400_response(msg)
 
         def _refuse_head(self) -> None:
+            self._refused = True
             self.logger.warning("Request head over %d bytes refused.", max_head_bytes)
             body = json.dumps(
                 {
