@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.ops.conftest import sample
-from tests.servers import ServerProcess, create_user
+from tests.servers import ServerProcess, create_user, server_env
 
 DEADLINE_S = 20
 
@@ -65,6 +65,12 @@ def raw_request(port: int, head: bytes, pieces: int = 1) -> bytes:
             return b""
 
 
+def head_with(header: bytes, end: bool = True) -> bytes:
+    """A request head for /health/live carrying `header` (one line, without its CRLF)."""
+    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + header
+    return head + b"\r\n\r\n" if end else head
+
+
 def answers(port: int, data: bytes, expected: int) -> list[bytes]:
     """Send `data` at once and read until `expected` status lines came (or the server closed)."""
     received = b""
@@ -81,14 +87,13 @@ def answers(port: int, data: bytes, expected: int) -> list[bytes]:
 def test_an_oversized_request_head_is_refused_and_the_server_keeps_serving(
     server: ServerProcess,
 ) -> None:
-    big = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000 + b"\r\n\r\n"
-    answer = raw_request(server.port, big)
+    answer = raw_request(server.port, head_with(b"X-Big: " + b"a" * 1_000_000))
     assert answer.startswith(b"HTTP/1.1 431 "), answer
     body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
     assert "16 KiB" in body["message"]
 
     # A large but reasonable head (a few cookies) is fine.
-    normal = b"GET /health/live HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 8000 + b"\r\n\r\n"
+    normal = head_with(b"Cookie: " + b"c" * 8000)
     assert raw_request(server.port, normal).startswith(b"HTTP/1.1 204")
     assert httpx.get(server.url + "/health/live", timeout=DEADLINE_S).status_code == 204
 
@@ -97,21 +102,19 @@ def test_a_head_over_the_limit_is_refused_even_when_it_arrives_in_one_read(
     server: ServerProcess,
 ) -> None:
     # 20 KB over a 16 KiB limit: small enough to be read at once, parsed whole.
-    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n"
-    answer = raw_request(server.port, head)
+    answer = raw_request(server.port, head_with(b"X-Big: " + b"a" * 20_000))
     assert answer.startswith(b"HTTP/1.1 431 "), answer
     assert answer.count(b"HTTP/1.1 ") == 1  # no second answer from uvicorn
     # Many headers, each small, add up the same way.
-    many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 100) for i in range(200))
-    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n"
-    assert raw_request(server.port, head).startswith(b"HTTP/1.1 431 ")
+    many = b"\r\n".join(b"X-H%d: %s" % (i, b"v" * 100) for i in range(200))
+    assert raw_request(server.port, head_with(many)).startswith(b"HTTP/1.1 431 ")
     assert httpx.get(server.url + "/health/live", timeout=DEADLINE_S).status_code == 204
 
 
 def test_a_head_sent_in_small_pieces_is_bounded_by_its_whole_size(server: ServerProcess) -> None:
     # 33 writes of 500 bytes, each read apart: only their sum passes the 16 KiB limit, and
     # the last write does, so nothing is sent after the server closes.
-    head = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: "
+    head = head_with(b"X-Big: ", end=False)
     head += b"a" * (16_500 - len(head))
     assert raw_request(server.port, head, pieces=33).startswith(b"HTTP/1.1 431 ")
 
@@ -120,28 +123,22 @@ def test_a_pipelined_head_behind_a_body_is_not_counted_with_it(server: ServerPro
     # A 300 KB body and, in the same writes, a second request whose head is just under the
     # limit: the reads that carry both must not count the body as head.
     body = b"b" * 300_000
-    first = b"GET /health/live HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
-    second = b"GET /health/live HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 15_000 + b"\r\n\r\n"
+    first = head_with(b"Content-Length: %d" % len(body))
+    second = head_with(b"Cookie: " + b"c" * 15_000)
     statuses = answers(server.port, first + body + second, expected=2)
     assert [status[:12] for status in statuses] == [b"HTTP/1.1 204", b"HTTP/1.1 204"]
 
 
 def test_the_h11_parser_bounds_the_head_too(tmp_path: Path) -> None:
-    process = ServerProcess(
-        env={
-            "WSC_DATA_DIR": str(tmp_path),
-            "WSC_DATABASE_URL": f"sqlite:///{tmp_path / 'wschats.db'}",
-            "WSC_HTTP_PARSER": "h11",
-            "WSC_MAX_HEADER_KB": "16",
-        },
-        log_path=tmp_path / "server.log",
-    )
+    extra = {"WSC_HTTP_PARSER": "h11", "WSC_MAX_HEADER_KB": "16"}
+    env = server_env(tmp_path, f"sqlite:///{tmp_path / 'wschats.db'}", extra)
+    process = ServerProcess(env=env, log_path=tmp_path / "server.log")
     process.start()
     try:
         # h11 bounds only what stays incomplete across reads: the head must span several.
-        big = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 1_000_000
-        assert raw_request(process.port, big + b"\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-        normal = b"GET /health/live HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 8000 + b"\r\n\r\n"
+        big = head_with(b"X-Big: " + b"a" * 1_000_000)
+        assert raw_request(process.port, big).startswith(b"HTTP/1.1 400 ")
+        normal = head_with(b"Cookie: " + b"c" * 8000)
         assert raw_request(process.port, normal).startswith(b"HTTP/1.1 204")
     finally:
         process.stop()
