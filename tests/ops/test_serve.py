@@ -193,3 +193,14 @@ async def test_open_websockets_are_counted(server: ServerProcess) -> None:
             await until(2)
         await until(1)
     await until(0)
+
+
+def test_a_refused_pipelined_head_is_answered_after_the_request_before_it(
+    server: ServerProcess,
+) -> None:
+    # The 431 belongs to the second request: the first one's answer must come first.
+    body = b"b" * 100_000
+    first = head_with(b"Content-Length: %d" % len(body))
+    second = head_with(b"X-Big: " + b"a" * 20_000)
+    statuses = answers(server.port, first + body + second, expected=2)
+    assert [status[:12] for status in statuses] == [b"HTTP/1.1 204", b"HTTP/1.1 431"]

@@ -10,14 +10,16 @@ This protocol answers 431, JSON like every other error, to a head over the limit
   that count, so a pipelined head sharing a read with the end of the previous request is
   never refused early: what is held is the limit plus at most one read (256 KiB).
 
-It also keeps HTTP/1.1's order of answers when bytes it cannot parse follow a valid request
-(see `send_400_response`).
+It also keeps HTTP/1.1's order of answers when a refused or unparsable request follows a
+valid one (see `_answer_last`).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -36,14 +38,14 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             self._in_head = True  # a connection starts waiting for a head
             self._head_bytes = 0
             self._boundary_seen = False
-            self._deferred_400: str | None = None
+            self._last_answer: Callable[[], None] | None = None  # deferred, see _answer_last
             self._head_size = 0  # of the current head: URL, header names and values
             self._refused = False
 
         def data_received(self, data: bytes) -> None:
             self._boundary_seen = False
             super().data_received(data)
-            if self.transport.is_closing() or not self._in_head:
+            if self._refused or self.transport.is_closing() or not self._in_head:
                 return
             if self._boundary_seen:
                 # This read also held the end of a head or body: count from the next read.
@@ -80,30 +82,37 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             super().on_message_complete()
 
         def send_400_response(self, msg: str) -> None:
-            # uvicorn answers bytes it cannot parse at once, even while the request before
-            # them, whole and valid (an upload, say), is still being answered: that 400 would
-            # read as the upload's answer. It waits for that answer instead, reading nothing
-            # more. A request cut off mid-body gets the 400 at once, as before.
             if self._refused:
                 return  # answered 431 already
-            cycle = self.cycle
-            if cycle is not None and not cycle.response_complete and not cycle.more_body:
-                self._deferred_400 = msg
-                self.transport.pause_reading()
-                return
-            super().send_400_response(msg)
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            msg = self._deferred_400
-            if msg is not None and self.cycle.response_complete:
-                self._deferred_400 = None
-                if not self.transport.is_closing():
-                    super().send_400_response(msg)
+            self._answer_last(partial(super().send_400_response, msg))
 
         def _refuse_head(self) -> None:
             self._refused = True
             self.logger.warning("Request head over %d bytes refused.", max_head_bytes)
+            self._answer_last(self._write_431)
+
+        def _answer_last(self, answer: Callable[[], None]) -> None:
+            """Give an answer that ends the connection (uvicorn's 400, our 431) now, or, while
+            the request before it, whole and valid (an upload, say), is still being answered,
+            just after that answer, reading nothing more meanwhile. uvicorn wrote its 400 at
+            once, so it read as the upload's answer. A request cut off mid-body gets it at
+            once, as before."""
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete and not cycle.more_body:
+                self._last_answer = answer
+                self.transport.pause_reading()
+                return
+            answer()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            answer = self._last_answer
+            if answer is not None and self.cycle.response_complete:
+                self._last_answer = None
+                if not self.transport.is_closing():
+                    answer()
+
+        def _write_431(self) -> None:
             body = json.dumps(
                 {
                     "message": f"The request head is larger than {max_head_bytes // 1024} KiB",
