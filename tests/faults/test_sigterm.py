@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import WSCHATS, ServerProcess, create_user, server_env
+from tests.servers import ServerProcess, create_user, server_env, storage_check
 from wschats.domain.escapes import encode_text
 
 
@@ -112,15 +110,7 @@ async def test_uploads_in_flight_at_sigterm_complete_and_leave_no_partial_files(
     assert [r.status_code for r in responses] == [201] * len(payloads)
     files = tmp_path / "data" / "files"
     assert not [p for p in files.rglob("*") if p.name.startswith(".tmp-")]
-    check = await asyncio.to_thread(
-        subprocess.run,
-        [WSCHATS, "storage", "check", "--grace", "0"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    check = await asyncio.to_thread(storage_check, env)
     assert check.returncode == 0, check.stdout + check.stderr
     server.start()
     try:

@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from uuid import UUID
 
+import httpx
+
 from tests.api.test_rooms_create import assert_error
 from tests.conftest import Api
 from tests.previews.conftest import (
@@ -236,13 +238,25 @@ async def test_file_deleted_during_a_render_leaves_no_preview_behind(
     assert await cached_keys(container, file_id) == []
 
 
-async def test_a_small_preview_is_also_kept_in_memory(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
-) -> None:
-    use_previewer(container, renders, memory_cache_bytes=1024 * 1024)
+MEMORY = 1024 * 1024
+
+
+async def thumbnail_of_a_photo(
+    api: Api, room: Room, samples: Samples
+) -> tuple[UUID, str, httpx.Response]:
+    """A stored photo, its 100x100 thumbnail URL and that thumbnail's first (rendered) answer."""
     file_id = await room.store(samples.photo_jpeg, "image/jpeg")
     url = f"{PATH}/image/{file_id}/100x100/thumbnail"
     first = await api.get(url, room.bob)
+    assert first.status_code == 200
+    return file_id, url, first
+
+
+async def test_a_small_preview_is_also_kept_in_memory(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    use_previewer(container, renders, memory_cache_bytes=MEMORY)
+    file_id, url, first = await thumbnail_of_a_photo(api, room, samples)
     (key,) = await cached_keys(container, file_id)
     await container.blobs.delete(key)  # only memory holds it now
 
@@ -257,10 +271,8 @@ async def test_a_small_preview_is_also_kept_in_memory(
 async def test_a_preview_in_memory_is_gone_with_its_file(
     api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
 ) -> None:
-    use_previewer(container, renders, memory_cache_bytes=1024 * 1024)
-    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
-    url = f"{PATH}/image/{file_id}/100x100/thumbnail"
-    assert (await api.get(url, room.bob)).status_code == 200
+    use_previewer(container, renders, memory_cache_bytes=MEMORY)
+    file_id, url, _ = await thumbnail_of_a_photo(api, room, samples)
 
     assert (await api.delete(f"/attachments/{file_id}", room.alice)).status_code == 204
 
@@ -271,11 +283,9 @@ async def test_a_preview_read_from_storage_is_kept_in_memory(
     api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
 ) -> None:
     # Another process rendered it: this one finds it in storage, then keeps it.
-    file_id = await room.store(samples.photo_jpeg, "image/jpeg")
-    url = f"{PATH}/image/{file_id}/100x100/thumbnail"
-    first = await api.get(url, room.bob)
+    file_id, url, first = await thumbnail_of_a_photo(api, room, samples)
     (key,) = await cached_keys(container, file_id)
-    use_previewer(container, renders, memory_cache_bytes=1024 * 1024)
+    use_previewer(container, renders, memory_cache_bytes=MEMORY)
     assert (await api.get(url, room.bob)).content == first.content
     await container.blobs.delete(key)
 
