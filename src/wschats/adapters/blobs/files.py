@@ -87,15 +87,20 @@ class PendingFile(ThreadFile):
         self._discarded = False
         self._written = 0
 
-    async def open(self) -> None:
-        await self._run(self._open)
-
     async def write(self, parts: list[bytes]) -> None:
-        """Append `parts` in order (written by the thread as they are: no joining copy)."""
+        """Append `parts` in order (written by the thread as they are: no joining copy); the
+        first write creates the temp file."""
         await self._run(lambda: self._write(parts))
 
-    async def commit(self) -> None:
-        await self._run(self._commit)
+    async def commit(self, last_parts: list[bytes]) -> None:
+        """Append `last_parts`, then make the file the target: one thread hop, so a small
+        blob is written, synced and renamed in one."""
+
+        def write_and_commit() -> None:
+            self._write(last_parts)
+            self._commit()
+
+        await self._run(write_and_commit)
 
     async def discard(self) -> None:
         await self._run(self._discard)
@@ -117,9 +122,11 @@ class PendingFile(ThreadFile):
         self.file = os.fdopen(fd, "wb")
 
     def _write(self, parts: list[bytes]) -> None:
+        if self._temp is None:
+            self._open()
         file = self._opened()
         file.writelines(parts)
-        if _start_writeback is not None:
+        if _start_writeback is not None and parts:
             file.flush()
             end = file.tell()
             _start_writeback(file.fileno(), self._written, end - self._written)

@@ -165,8 +165,6 @@ class LocalBlobStore:
         # One write runs in its thread while the next buffer is gathered from the network.
         writing: asyncio.Future[None] | None = None
         try:
-            with _storage_errors("store", key):
-                await pending.open()
             size = 0
             parts: list[bytes] = []
             gathered = 0
@@ -184,9 +182,7 @@ class LocalBlobStore:
                 if writing is not None:
                     await writing
                     writing = None
-                if parts:
-                    await pending.write(parts)
-                await pending.commit()
+                await pending.commit(parts)
         except BaseException:
             # Also on CancelledError (a client that went away): nothing may stay behind. The
             # write in flight is waited for (and its failure dropped: this one wins).
