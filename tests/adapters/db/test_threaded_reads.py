@@ -3,6 +3,8 @@ cannot write."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -57,5 +59,36 @@ async def test_reads_cannot_write(database: SqlDatabase) -> None:
         async with database.reads() as uow:
             with pytest.raises(TypeError):
                 await uow.commit()
+    finally:
+        await database.close()
+
+
+async def test_a_key_lookup_that_finds_the_database_locked_waits_off_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'wschats.db'}"
+    upgrade(url)
+    setup = SqlDatabase(url)
+    directory = DirectoryIdentity(setup)
+    (user_id,) = await directory.add_users([NewUser(email="k@example.com", name="K")])
+    token = await directory.issue_token(user_id, 3600)
+    await setup.close()
+    # A connection in exclusive locking mode (another program's, say) that is writing: every
+    # other connection's read is refused "database is locked" until it lets go.
+    locker = sqlite3.connect(tmp_path / "wschats.db", isolation_level=None, timeout=0)
+    locker.execute("PRAGMA locking_mode=EXCLUSIVE")
+    locker.execute("BEGIN EXCLUSIVE")
+    locker.execute("UPDATE directory_user SET name = 'Renamed'")
+    database = SqlDatabase(url, timeout=30)
+    try:
+        lookup = asyncio.create_task(DirectoryIdentity(database).authenticate(token))
+        await asyncio.sleep(0.2)
+        # The loop ran meanwhile (we are here), and the lookup waits for the lock: it neither
+        # failed at once nor held the loop for the lock's time.
+        assert not lookup.done()
+        locker.execute("COMMIT")
+        locker.close()
+        profile = await asyncio.wait_for(lookup, 10)
+        assert profile is not None and profile.name == "Renamed"
     finally:
         await database.close()

@@ -101,7 +101,10 @@ class SqlDatabase:
         # An in-memory database exists once per connection: its reads stay on the engine.
         self._threaded_reads = (
             ThreadedReads(
-                create_sqlite_read_engine(url, connections=SQLITE_READ_THREADS, timeout=timeout),
+                # One connection a thread, and the event loop's for key lookups.
+                create_sqlite_read_engine(
+                    url, connections=SQLITE_READ_THREADS + 1, timeout=timeout
+                ),
                 SQLITE_READ_THREADS,
             )
             if sqlite_file is not None

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Executable, event
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+E = TypeVar("E", bound=Executable)
+
 WRITE_OPTION = "wsc_write"
 NO_TRANSACTION_OPTION = "wsc_no_transaction"
+# Marks a statement that reads at most a few rows through unique indexes (`key_lookup`).
+KEY_LOOKUP_OPTION = "wsc_key_lookup"
+
+
+def key_lookup(statement: E) -> E:
+    """`statement`, marked as a read of a few rows by key: SQLite's `ThreadedReads` runs it
+    on the event loop, where it costs less than the hop to a worker thread."""
+    return statement.execution_options(**{KEY_LOOKUP_OPTION: True})
 
 
 def async_url(url: str) -> URL:

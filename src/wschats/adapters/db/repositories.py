@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.commands import encode_command
+from wschats.adapters.db.engine import key_lookup
 from wschats.adapters.db.statements import Statements, transactional
 from wschats.adapters.db.tables import parse_uuid
 from wschats.domain.errors import BadRequest, Conflict
@@ -523,7 +524,10 @@ def _reach_statement() -> Any:
     )
 
 
-_REACH = _reach_statement()
+_REACH = key_lookup(_reach_statement())  # a file by id, its room and workspace by id
+_FILE_BY_ID = key_lookup(
+    select(t.file_metadata).where(t.file_metadata.c.id == bindparam("file_id", type_=t.CachedUuid))
+)
 
 
 class SqlFileRepository:
@@ -544,9 +548,7 @@ class SqlFileRepository:
         )
 
     async def get(self, file_id: UUID) -> FileMetadata | None:
-        row = (
-            await self._conn.execute(select(t.file_metadata).where(t.file_metadata.c.id == file_id))
-        ).first()
+        row = (await self._conn.execute(_FILE_BY_ID, {"file_id": file_id})).first()
         return _file(row) if row else None
 
     async def add(self, metadata: FileMetadata) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.engine import key_lookup
 from wschats.domain.errors import BadRequest
 from wschats.domain.model import UserProfile, UserType
 from wschats.domain.time import utc_now
@@ -48,8 +49,8 @@ def _profile(row: Any) -> UserProfile:
     return UserProfile(id=row.id, email=row.email, name=row.name, type=UserType(row.type))
 
 
-# Built once: building the statement cost as much as running it.
-_AUTHENTICATE = (
+# Built once: building the statement cost as much as running it. By the token's unique hash.
+_AUTHENTICATE = key_lookup(
     select(
         t.directory_user.c.id,
         t.directory_user.c.email,
