@@ -28,6 +28,7 @@ from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
 from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
 from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
+from wschats.api.preview_shortcut import MemoryPreviewShortcut
 from wschats.api.routing import register_routes
 from wschats.config import Settings
 from wschats.container import Container
@@ -253,7 +254,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app, base_path=settings.base_path)
     if metrics is not None:
         install_metrics(app, metrics, token=settings.metrics_token or None)
-    # The last added runs first: TraceId, PathNormalizer, RequestObserver, RequestLimits.
+    # The last added runs first: TraceId, PathNormalizer, RequestObserver, RequestLimits,
+    # MemoryPreviewShortcut.
+    app.add_middleware(MemoryPreviewShortcut)
     app.add_middleware(
         RequestLimits,
         max_json_body=settings.max_json_body_kb * 1024,

@@ -32,13 +32,19 @@ def request_token(request: HTTPConnection) -> str | None:
     return request.cookies.get(AUTH_COOKIE) or None
 
 
-async def principal(
-    request: Request, services: Annotated[Container, Depends(container)]
-) -> Principal:
+async def authenticated(request: HTTPConnection, services: Container) -> Principal:
+    """The caller, before any rate limit is spent: 401 without a valid token."""
     caller = await services.auth.authenticate(
         request_token(request), request.headers.get("queue-id")
     )
     request.state.principal = caller  # named in the request log (observability.PRINCIPAL_STATE)
+    return caller
+
+
+async def principal(
+    request: Request, services: Annotated[Container, Depends(container)]
+) -> Principal:
+    caller = await authenticated(request, services)
     enforce_rate_limit(request, caller.user_id)
     return caller
 

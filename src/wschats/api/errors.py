@@ -104,6 +104,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(request, 500, "Internal server error")
 
 
+async def handled_error(request: Request, exc: DomainError | StarletteHTTPException) -> Response:
+    """The answer the app's handlers give to `exc`, for code that runs before routing."""
+    if isinstance(exc, DomainError):
+        return await _domain_error(request, exc)
+    return await _http_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

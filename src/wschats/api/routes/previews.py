@@ -18,6 +18,7 @@ from wschats.api.deps import Caller, FileId, Services
 from wschats.container import Container
 from wschats.domain.model import Principal
 from wschats.domain.previews import PreviewKind, PreviewRequest, image_request, pdf_request
+from wschats.services.previews import PreviewFile
 
 router = APIRouter(tags=["Preview"])
 
@@ -37,7 +38,10 @@ _HEADERS = {"Cache-Control": "private, max-age=86400", "X-Content-Type-Options":
 async def _send(
     services: Container, caller: Principal, file_id: UUID, request: PreviewRequest
 ) -> Response:
-    preview = await services.previews.preview(caller, file_id, request)
+    return preview_response(await services.previews.preview(caller, file_id, request))
+
+
+def preview_response(preview: PreviewFile) -> Response:
     if preview.content is not None:
         return Response(preview.content, media_type=preview.mime_type, headers=_HEADERS)
     assert preview.chunks is not None
