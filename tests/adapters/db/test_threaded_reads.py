@@ -92,3 +92,29 @@ async def test_a_key_lookup_that_finds_the_database_locked_waits_off_the_event_l
         assert profile is not None and profile.name == "Renamed"
     finally:
         await database.close()
+
+
+async def test_a_lookup_read_again_sees_what_another_program_committed(
+    database: SqlDatabase, tmp_path: Path
+) -> None:
+    # The loop's lookups are kept until a commit (lookup_memo): one made by another process,
+    # outside this SqlDatabase, counts as much as our own.
+    try:
+        directory = DirectoryIdentity(database)
+        (user_id,) = await directory.add_users([NewUser(email="o@example.com", name="Old")])
+        token = await directory.issue_token(user_id, 3600)
+        for _ in range(2):
+            profile = await directory.authenticate(token)
+            assert profile is not None and profile.name == "Old"
+
+        other = sqlite3.connect(tmp_path / "wschats.db", isolation_level=None)
+        other.execute("UPDATE directory_user SET name = 'New' WHERE email = 'o@example.com'")
+        renamed = await directory.authenticate(token)
+        other.execute("UPDATE directory_token SET revoked = 1")
+        revoked = await directory.authenticate(token)
+        other.close()
+
+        assert renamed is not None and renamed.name == "New"
+        assert revoked is None
+    finally:
+        await database.close()

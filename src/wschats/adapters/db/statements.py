@@ -10,12 +10,14 @@ A statement marked as a key lookup (`engine.key_lookup`: a token, a file's reach
 event loop itself, on a connection of its own that never waits for a lock: at 30 to 60 µs it
 costs less than the hop, whose GIL hand-offs and wake-ups cost the loop about 0.25 ms of CPU.
 In WAL mode a read waits for nobody; in the rare case it would (a lock held in exclusive
-mode, a recovery), it goes to a worker thread and waits there.
+mode, a recovery), it goes to a worker thread and waits there. Its results are also kept
+until the next commit anywhere (`lookup_memo`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,12 +29,28 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wschats.adapters.db.engine import KEY_LOOKUP_OPTION
+from wschats.adapters.db.lookup_memo import LookupMemo, memo_key
 
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 OneParameters = Mapping[str, Any] | None
 Rows = Result[*tuple[Any, ...]]
 
 SQLITE_BUSY = 5  # the primary result code of SQLITE_BUSY and its extended codes
+LOOKUP_MEMO_ENTRIES = 10_000  # a token or a file's reach each: a few MB at most
+
+
+def _is_busy(error: Exception) -> bool:
+    orig = error.orig if isinstance(error, OperationalError) else error
+    return getattr(orig, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY
+
+
+def _data_version(conn: Connection) -> int:
+    """SQLite's count of commits by other connections, as `conn` sees it (raw: a statement
+    through SQLAlchemy would cost what the memo saves)."""
+    driver = conn.connection.dbapi_connection
+    assert driver is not None  # a live connection
+    row = driver.execute("PRAGMA data_version").fetchone()
+    return int(row[0])
 
 
 class Statements(Protocol):
@@ -65,6 +83,7 @@ class ThreadedReads:
         self._connections: list[Connection] = []
         self._lock = threading.Lock()
         self._loop_conn: Connection | None = None  # key lookups' (`_on_loop`)
+        self._memo = LookupMemo(LOOKUP_MEMO_ENTRIES)
 
     @property
     def dialect(self) -> Dialect:
@@ -96,12 +115,21 @@ class ThreadedReads:
             self._loop_conn = conn
             with self._lock:
                 self._connections.append(conn)
+        key = memo_key(statement, parameters)
         try:
-            return conn.execute(statement, parameters).freeze()()
-        except OperationalError as error:
-            if getattr(error.orig, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
+            if key is not None:
+                self._memo.at_version(_data_version(conn))
+                kept = self._memo.get(key)
+                if kept is not None:
+                    return kept()
+            result = conn.execute(statement, parameters).freeze()
+        except (OperationalError, sqlite3.OperationalError) as error:
+            if _is_busy(error):
                 return None
             raise
+        if key is not None:
+            self._memo.put(key, result)
+        return result()
 
     async def execute(self, statement: Executable, parameters: Parameters = None) -> Rows:
         if statement.get_execution_options().get(KEY_LOOKUP_OPTION):

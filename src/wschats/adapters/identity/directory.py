@@ -49,20 +49,21 @@ def _profile(row: Any) -> UserProfile:
     return UserProfile(id=row.id, email=row.email, name=row.name, type=UserType(row.type))
 
 
-# Built once: building the statement cost as much as running it. By the token's unique hash.
+# Built once: building the statement cost as much as running it. By the token's unique hash;
+# the caller checks the expiry.
 _AUTHENTICATE = key_lookup(
     select(
         t.directory_user.c.id,
         t.directory_user.c.email,
         t.directory_user.c.name,
         t.directory_user.c.type,
+        t.directory_token.c.expires_at,
     )
     .join(t.directory_token, t.directory_token.c.user_id == t.directory_user.c.id)
     .where(
         and_(
             t.directory_token.c.token_hash == bindparam("token_hash"),
             t.directory_token.c.revoked.is_(False),
-            t.directory_token.c.expires_at > bindparam("now", type_=t.UTCDateTime()),
             t.directory_user.c.disabled.is_(False),
         )
     )
@@ -79,12 +80,9 @@ class DirectoryIdentity:
 
     async def authenticate(self, token: str) -> UserProfile | None:
         async with self._db.single_statement_reads() as conn:
-            row = (
-                await conn.execute(
-                    _AUTHENTICATE, {"token_hash": token_hash(token), "now": utc_now()}
-                )
-            ).first()
-        return _profile(row) if row else None
+            row = (await conn.execute(_AUTHENTICATE, {"token_hash": token_hash(token)})).first()
+        # Expiry is checked here, not in SQL: a key lookup reads no clock (lookup_memo).
+        return _profile(row) if row and row.expires_at > utc_now() else None
 
     async def get_user(self, user_id: UUID, *, token: str) -> UserProfile | None:
         users = await self._users_by_id([user_id])
