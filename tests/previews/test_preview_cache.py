@@ -291,3 +291,42 @@ async def test_a_preview_read_from_storage_is_kept_in_memory(
 
     assert (await api.get(url, room.carol)).content == first.content
     assert renders.count == 1
+
+
+async def test_every_preview_route_answers_from_memory_as_it_answered_first(
+    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+) -> None:
+    use_previewer(container, renders, memory_cache_bytes=MEMORY)
+    photo = await room.store(samples.photo_jpeg, "image/jpeg")
+    pdf = await room.store(samples.five_page_pdf, "application/pdf")
+    # Each route without parameters and with each one alone: a parameter lost on the way
+    # would answer the entry without it, also in memory.
+    routes = {
+        f"{PATH}/image/{photo}/100x100/": ["quality=Low", "crop=true", "output_format=Png"],
+        f"{PATH}/image/{photo}/90x90/thumbnail": [
+            "shape=Rounded",
+            "quality=High",
+            "output_format=Webp",
+        ],
+        f"{PATH}/pdf/{pdf}/": ["firstPage=2", "lastPage=3"],
+        f"{PATH}/pdf/{pdf}/100x100/thumbnail/": [
+            "shape=Rounded",
+            "quality=Low",
+            "output_format=Png",
+        ],
+    }
+    urls = [f"{route}?{query}" for route, queries in routes.items() for query in ["", *queries]]
+    firsts = [await api.get(url, room.bob) for url in urls]
+    assert [first.status_code for first in firsts] == [200] * len(urls)
+    assert len({first.content for first in firsts}) == len(urls)
+    for file_id in (photo, pdf):
+        for key in await cached_keys(container, file_id):
+            await container.blobs.delete(key)  # only memory holds them now
+
+    for url, first in zip(urls, firsts, strict=True):
+        again = await api.get(url, room.carol)
+        assert again.content == first.content
+        assert {k: v for k, v in again.headers.items() if k != "x-trace-id"} == {
+            k: v for k, v in first.headers.items() if k != "x-trace-id"
+        }
+    assert renders.count == len(urls)
