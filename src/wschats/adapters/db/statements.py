@@ -36,7 +36,7 @@ OneParameters = Mapping[str, Any] | None
 Rows = Result[*tuple[Any, ...]]
 
 SQLITE_BUSY = 5  # the primary result code of SQLITE_BUSY and its extended codes
-LOOKUP_MEMO_ENTRIES = 10_000  # a token or a file's reach each: a few MB at most
+LOOKUP_MEMO_ENTRIES = 2_000  # about 3 KB each (a token, a file's reach): 6 MB at most
 
 
 def _is_busy(error: Exception) -> bool:
