@@ -8,7 +8,8 @@ Measures, in one run:
    HTTP/1.1 client, whose figure the target is judged on (aiohttp adds about 0.3 ms of its
    own, unsteady); for scale, a no-op (/health/live) asked the same way;
 3. the p99 latency of `/health/live` while 4 clients request uncached thumbnails (distinct
-   areas), against idle (target <= 3x).
+   areas), against idle (target <= 3x); for scale, the p99 of a bare ASGI app in another
+   process under the same load.
 Prints the figures and appends them, with the command, to bench/RESULTS.md.
 
     .venv/bin/python bench/thumbnails.py [--samples 15] [--load-seconds 10] [--workers N]
@@ -34,10 +35,18 @@ from PIL import Image, ImageOps
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.servers: the real `wschats serve` process
 
-from bench.common import RESULTS, record_results  # noqa: E402
+from bench.common import BIN, RESULTS, free_port, process, record_results  # noqa: E402
 from tests.servers import ServerProcess, create_user, server_env  # noqa: E402
 
 SECTION = "## Thumbnails (bench/thumbnails.py)"
+# Answers every request 204 at once: what any server on this machine gets, for scale.
+BARE_NO_OP_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
 SIZE = (4000, 3000)
 BOX = (256, 256)
 JPEG_QUALITY_MEDIUM = 50  # the previewer's default quality ("medium")
@@ -262,6 +271,24 @@ async def run(args: argparse.Namespace) -> list[str]:
             stop.set()
             busy = await busy_probe
             await asyncio.gather(*loaders)
+            rendered_under_probe = thumbnails_done
+
+            # The machine's share of that: the same load, the probe asking a bare ASGI app
+            # on uvicorn (the same parser and event loop) in another process instead.
+            (work / "bare_no_op.py").write_text(BARE_NO_OP_APP)
+            bare_port = free_port()
+            bare_url = f"http://127.0.0.1:{bare_port}"
+            bare = [str(BIN / "uvicorn"), "--app-dir", str(work), "--port", str(bare_port)]
+            with process([*bare, "--log-level", "warning", "bare_no_op:app"], {}, bare_url, "/"):
+                async with aiohttp.ClientSession(bare_url, timeout=timeout) as bare_session:
+                    stop = asyncio.Event()
+                    loaders = [asyncio.create_task(thumbnail_client(i)) for i in range(4)]
+                    bare_bench = Bench(bare_session, {}, "")
+                    bare_probe = asyncio.create_task(health_latencies(bare_bench, stop))
+                    await asyncio.sleep(args.load_seconds)
+                    stop.set()
+                    bare_busy = await bare_probe
+                    await asyncio.gather(*loaders)
     finally:
         server.stop()
 
@@ -295,7 +322,11 @@ async def run(args: argparse.Namespace) -> list[str]:
     say(f"/health/live idle        p99 {idle_p99:8.2f} ms  ({len(idle)} requests)")
     say(
         f"/health/live, 4 clients  p99 {busy_p99:8.2f} ms  ({len(busy)} requests, "
-        f"{thumbnails_done} thumbnails rendered meanwhile)"
+        f"{rendered_under_probe} thumbnails rendered meanwhile)"
+    )
+    say(
+        f"  for scale: a bare ASGI app on uvicorn, asked the same way under the same load: "
+        f"p99 {p99_ms(bare_busy):.2f} ms ({len(bare_busy)} requests), the machine's own share"
     )
     ratio = busy_p99 / idle_p99
     say(f"  ratio busy/idle {ratio:.2f} (target <= 3) {'OK' if ratio <= 3 else 'MISSED'}")
