@@ -28,7 +28,7 @@ from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
 from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
 from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
-from wschats.api.preview_shortcut import MemoryPreviewShortcut
+from wschats.api.preview_shortcut import PreviewShortcut
 from wschats.api.routing import register_routes
 from wschats.config import Settings
 from wschats.container import Container
@@ -255,8 +255,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if metrics is not None:
         install_metrics(app, metrics, token=settings.metrics_token or None)
     # The last added runs first: TraceId, PathNormalizer, RequestObserver, RequestLimits,
-    # MemoryPreviewShortcut.
-    app.add_middleware(MemoryPreviewShortcut)
+    # PreviewShortcut.
+    app.add_middleware(PreviewShortcut)
     app.add_middleware(
         RequestLimits,
         max_json_body=settings.max_json_body_kb * 1024,

@@ -1,11 +1,12 @@
-"""A preview kept in memory is answered before routing (api/preview_shortcut.py): with the
-route's answer, the route's rate limit spent once, and the route's request line and metrics."""
+"""Previews are answered before routing (api/preview_shortcut.py): with the route's answers
+and errors, the route's rate limit spent once, and the route's request line and metrics."""
 
 from __future__ import annotations
 
 import io
 import json
 import logging
+import uuid
 
 import pytest
 from PIL import Image
@@ -34,7 +35,7 @@ async def stored_photo(running: RunningApp, owner: Person) -> str:
     return str(response.json()["id"])
 
 
-async def test_a_preview_in_memory_spends_one_request_of_the_rate_limit(
+async def test_each_preview_spends_one_request_of_the_rate_limit(
     make_app: AppFactory,
 ) -> None:
     async with make_app(rate_limit_read_per_minute=3) as running:
@@ -51,7 +52,7 @@ async def test_a_preview_in_memory_spends_one_request_of_the_rate_limit(
     assert 1 <= int(refused.headers["retry-after"]) <= 60
 
 
-async def test_a_preview_in_memory_is_logged_and_counted_under_its_route(
+async def test_a_preview_is_logged_and_counted_under_its_route(
     make_app: AppFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with make_app(metrics=True) as running:
@@ -74,7 +75,7 @@ async def test_a_preview_in_memory_is_logged_and_counted_under_its_route(
     assert sample(metrics, "wschats_preview_cache_hits_total") == 1
 
 
-async def test_a_preview_in_memory_still_needs_a_valid_token(make_app: AppFactory) -> None:
+async def test_a_preview_still_needs_a_valid_token(make_app: AppFactory) -> None:
     async with make_app() as running:
         alice = await running.person()
         url = f"/preview/image/{await stored_photo(running, alice)}/100x100/thumbnail"
@@ -88,7 +89,7 @@ async def test_a_preview_in_memory_still_needs_a_valid_token(make_app: AppFactor
         assert set(json.loads(refused.content)) == {"message", "traceId"}
 
 
-async def test_a_preview_in_memory_under_the_base_path_with_a_trailing_slash(
+async def test_a_preview_under_the_base_path_with_a_trailing_slash(
     make_app: AppFactory,
 ) -> None:
     async with make_app(base_path="/services/chats") as running:
@@ -105,3 +106,38 @@ async def test_a_preview_in_memory_under_the_base_path_with_a_trailing_slash(
     assert other_quality.status_code == 200
     assert other_quality.content != first.content  # its own entry, not the Low one
     assert bad_quality.status_code == 400
+
+
+async def test_the_shortcut_answers_as_the_route_does(make_app: AppFactory) -> None:
+    # A file id in braces is valid for the route but left to it by the shortcut: the same
+    # requests asked both ways must get the same answers.
+    async with make_app() as running:
+        alice, outsider = await running.person(), await running.person()
+        photo = await stored_photo(running, alice)
+        room_id = await running.group(alice, await running.person(), await running.person())
+        text = await running.client.post(
+            f"/rooms/{room_id}/attachments",
+            content=b"just text",
+            headers={**alice.auth, "fileName": "t.txt", "mimeType": "text/plain"},
+        )
+        cases = [
+            (photo, alice, "100x100/thumbnail"),  # 200
+            (photo, outsider, "100x100/thumbnail"),  # not a member
+            (str(uuid.uuid4()), alice, "100x100/thumbnail"),  # no such file
+            (str(text.json()["id"]), alice, "100x100/thumbnail"),  # not an image
+            (photo, alice, "0x0/thumbnail?shape=Oval"),  # an unknown shape
+        ]
+        for file_id, caller, rest in cases:
+            shortcut = await running.client.get(
+                f"/preview/image/{file_id}/{rest}", headers=caller.auth
+            )
+            route = await running.client.get(
+                f"/preview/image/{{{file_id}}}/{rest}", headers=caller.auth
+            )
+            assert shortcut.status_code == route.status_code, (rest, shortcut.text)
+            if shortcut.status_code == 200:
+                assert shortcut.content == route.content
+            else:
+                assert shortcut.json()["message"] == route.json()["message"]
+                assert shortcut.json()["traceId"] == shortcut.headers["x-trace-id"]
+            assert shortcut.headers["content-type"] == route.headers["content-type"]

@@ -1,13 +1,16 @@
-"""Answers a preview this process keeps in memory without going through the router.
+"""Answers preview requests before routing.
 
-A cached thumbnail is the most repeated request of a chat client (every message list shows
-them), and its own work is two indexed reads and a dictionary lookup: routing, dependency
-solving and the framework's middleware took most of its time. This ASGI middleware answers
-such a request itself, with what the route would answer, and hands every other request,
-and every preview not in memory, to the app untouched.
+A preview is the most repeated request of a chat client (every message list shows
+thumbnails), and a cached one is two indexed reads and a dictionary lookup: routing,
+dependency solving and the framework's middleware took most of its time, and about a third
+of the event loop's time per render (3.0 against 2.0 ms, bench/RESULTS.md). This ASGI
+middleware answers a well-formed preview request itself, through the same service call,
+response and error handlers as the route, and hands everything else to the app.
 
-It spends nothing before it knows it will answer: an unauthenticated caller or a preview
-not kept in memory goes to the app, which authenticates and counts the rate limit once.
+What it cannot answer as the route would, it leaves to the route untouched, having spent
+nothing: a path or parameter the route would refuse (answered there in the route's words),
+and a request that does not authenticate (one token read more). The rate limit is spent
+here, once, before the preview is looked at, as the route does.
 """
 
 from __future__ import annotations
@@ -32,7 +35,10 @@ from wschats.domain.previews import PreviewKind, PreviewRequest, image_request, 
 
 RequestOf = Callable[[str, Mapping[str, str]], PreviewRequest]
 
-_FILE = r"(?P<file>[0-9a-fA-F-]{32,36})"
+# The usual forms of a UUID, both of which the route's parameter accepts; any other form
+# (braces, a URN) goes to the route.
+_HEX = "[0-9a-fA-F]"
+_FILE = rf"(?P<file>{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}|{_HEX}{{32}})"
 _AREA = r"(?P<area>[^/]+)"
 
 
@@ -92,9 +98,9 @@ def _route_of(endpoint: Callable[..., object]) -> APIRoute:
     raise LookupError(f"no route serves {endpoint.__name__}")
 
 
-class MemoryPreviewShortcut:
-    """Sits inside the trace id, path normaliser and request log middlewares, so a preview
-    answered here is logged, traced and counted like any other."""
+class PreviewShortcut:
+    """Sits inside the trace id, path normaliser, request log and limit middlewares, so a
+    preview answered here is traced, logged and counted under its route like any other."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -138,21 +144,10 @@ class MemoryPreviewShortcut:
             caller = await authenticated(request, services)
         except DomainError:
             return False  # 401: the app answers it
-        try:
-            preview = await services.previews.remembered(caller, file_id, preview_request)
-        except DomainError as error:
-            refused: DomainError | None = error
-        else:
-            if preview is None:
-                return False  # not in memory: the app serves it, having spent one read more
-            refused = None
         scope["route"] = route  # the request log and metrics name the route
         try:
-            # Spent here, as the route spends it: once, and before any refusal of access.
             enforce_rate_limit(request, caller.user_id)
-            if refused is not None:
-                raise refused
-            assert preview is not None
+            preview = await services.previews.preview(caller, file_id, preview_request)
             response = preview_routes.preview_response(preview)
         except (DomainError, HTTPException) as error:
             response = await handled_error(request, error)

@@ -84,7 +84,7 @@ class PreviewService:
         """404 for an unknown file or one outside any room, 404/403 unless the caller is a
         member of its room, 400 if the file is not of the kind asked or cannot be rendered,
         424 if the previewer or storage fails."""
-        kept = await self.remembered(caller, file_id, request)
+        kept = await self._remembered(caller, file_id, request)
         if kept is not None:
             return kept
         await self._check_access(caller, file_id, request)
@@ -101,7 +101,7 @@ class PreviewService:
         rendered = await asyncio.shield(flight)
         return PreviewFile(rendered.mime_type, len(rendered.content), content=rendered.content)
 
-    async def remembered(
+    async def _remembered(
         self, caller: Principal, file_id: UUID, request: PreviewRequest
     ) -> PreviewFile | None:
         """The preview if this process keeps it in memory, once the caller's access is checked
