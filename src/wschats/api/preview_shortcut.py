@@ -2,8 +2,8 @@
 
 A preview is the most repeated request of a chat client (every message list shows
 thumbnails), and a cached one is two indexed reads and a dictionary lookup: routing,
-dependency solving and the framework's middleware took most of its time, and about a third
-of the event loop's time per render (3.0 against 2.0 ms, bench/RESULTS.md). This ASGI
+dependency solving and the framework's middleware took most of its time, and a fifth to a
+third of the event loop's time per render (bench/RESULTS.md). This ASGI
 middleware answers a well-formed preview request itself, through the same service call,
 response and error handlers as the route, and hands everything else to the app.
 
