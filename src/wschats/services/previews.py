@@ -84,11 +84,12 @@ class PreviewService:
         """404 for an unknown file or one outside any room, 404/403 unless the caller is a
         member of its room, 400 if the file is not of the kind asked or cannot be rendered,
         424 if the previewer or storage fails."""
-        kept = await self._remembered(caller, file_id, request)
-        if kept is not None:
-            return kept
         await self._check_access(caller, file_id, request)
         key = cache_key(file_id, request)
+        kept = self._memory.get(key)
+        if kept is not None:
+            self._on_cache_lookup(True)
+            return kept
         flight = self._flights.get(key)
         if flight is None:
             cached = await self._cached(key)
@@ -100,18 +101,6 @@ class PreviewService:
         # Shielded: a caller that goes away does not cancel the render others wait for.
         rendered = await asyncio.shield(flight)
         return PreviewFile(rendered.mime_type, len(rendered.content), content=rendered.content)
-
-    async def _remembered(
-        self, caller: Principal, file_id: UUID, request: PreviewRequest
-    ) -> PreviewFile | None:
-        """The preview if this process keeps it in memory, once the caller's access is checked
-        (raising as `preview` does); None, having read nothing, if it does not."""
-        kept = self._memory.get(cache_key(file_id, request))
-        if kept is None:
-            return None
-        await self._check_access(caller, file_id, request)
-        self._on_cache_lookup(True)
-        return kept
 
     async def settle(self) -> None:
         """Wait until every render and cache write in progress has finished."""
