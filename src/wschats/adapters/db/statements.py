@@ -93,14 +93,17 @@ class ThreadedReads:
     def engine(self) -> Engine:
         return self._engine
 
+    def _connect(self) -> Connection:
+        # No BEGIN is sent either way: the driver is in autocommit (engine.py).
+        conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
     def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
         if conn is None or conn.invalidated or conn.closed:
-            # No BEGIN is sent either way: the driver is in autocommit (engine.py).
-            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+            conn = self._local.conn = self._connect()
         return conn
 
     def _run(self, statement: Executable, parameters: Parameters) -> Rows:
@@ -110,11 +113,8 @@ class ThreadedReads:
         """The rows, read on the calling (event loop) thread; None if SQLite is busy."""
         conn = self._loop_conn
         if conn is None or conn.invalidated or conn.closed:
-            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            conn = self._loop_conn = self._connect()
             conn.exec_driver_sql("PRAGMA busy_timeout=0")  # never wait on the loop
-            self._loop_conn = conn
-            with self._lock:
-                self._connections.append(conn)
         key = memo_key(statement, parameters)
         try:
             if key is not None:
