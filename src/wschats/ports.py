@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from wschats.domain.events import Delivery
@@ -232,6 +232,29 @@ class UserDirectory(Protocol):
 # ---------------------------------------------------------------- files
 
 
+class DirectSource(Protocol):
+    """The rest of a request body, to be copied by the kernel into a file (see DirectBody)."""
+
+    def move_into(self, fd: int, limit: int) -> int:
+        """Blocking (a worker thread): append up to `limit` more bytes to the file `fd`; 0
+        once the body is whole. `BadRequest` if the client goes away or stalls."""
+
+    def stop(self) -> None:
+        """Thread-safe: a `move_into` waiting for the client gives up soon."""
+
+    def release(self) -> None:
+        """On the event loop, after the last `move_into`: hand the connection back."""
+
+
+@runtime_checkable
+class DirectBody(Protocol):
+    """A body stream that a store on local disk may instead take straight from the
+    connection, its bytes never passing through the event loop."""
+
+    def direct_source(self) -> DirectSource | None:
+        """Claim the direct path (before any iteration), or None: iterate as usual."""
+
+
 class BlobStore(Protocol):
     """storage_service. Keys are derived from server-generated ids only."""
 
@@ -239,7 +262,8 @@ class BlobStore(Protocol):
         """Store the stream under `key` atomically; returns the byte count.
 
         If the stream raises or storage fails, nothing is left under `key` and the
-        exception propagates (a storage failure as `DependencyFailed`).
+        exception propagates (a storage failure as `DependencyFailed`). A store may take a
+        `DirectBody`'s direct path instead of iterating it.
         """
 
     def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:

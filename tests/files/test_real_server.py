@@ -7,6 +7,8 @@
   declared bytes are the file (201) and the rest is read as the next request, which the HTTP
   server refuses (400) before closing the connection.
 - No `Content-Length` (a chunked body): 400, nothing stored.
+- A large body, which local storage takes straight off the socket (api/direct_body.py), is
+  stored whole and the connection then carries the next request.
 """
 
 from __future__ import annotations
@@ -159,3 +161,35 @@ async def test_chunked_body_without_length_is_400(
         writer.close()
     assert status_line.split()[1] == b"400"
     assert await settled_empty(settings, stored) == ([], [])
+
+
+async def test_large_upload_then_a_request_on_the_same_connection(
+    server: ServerProcess, users: Users, settings: Settings, stored: Stored
+) -> None:
+    owner, room_id = await group_for(users, server)
+    data = os.urandom(1_900_000)  # under the tests' 2 MB limit, over the direct path's 1 MiB
+    head = request_head(owner, f"/rooms/{room_id}/attachments", upload(len(data)))
+    listing = (
+        f"GET /rooms/{room_id}/attachments HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Cookie: ZM_AUTH_TOKEN={owner.token}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(head)
+        for start in range(0, len(data), 128 * 1024):  # paced: most of it comes later
+            writer.write(data[start : start + 128 * 1024])
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.write(listing)
+        await writer.drain()
+        async with asyncio.timeout(READ_TIMEOUT_S):
+            answer = await reader.read()
+    finally:
+        writer.close()
+    assert statuses(answer) == [201, 200]
+    file_id = re.search(rb'"id": ?"([0-9a-f-]{36})"', answer)
+    assert file_id is not None
+    assert file_id.group(1) in answer.split(b"HTTP/1.1 200 ", 1)[1]  # listed
+    (key,) = await stored.keys()
+    assert await stored.read(key) == data
+    assert await leftovers(settings, stored) == []

@@ -11,18 +11,37 @@ This protocol answers 431, JSON like every other error, to a head over the limit
   never refused early: what is held is the limit plus at most one read (256 KiB).
 
 It also keeps HTTP/1.1's order of answers when a refused or unparsable request follows a
-valid one (see `_answer_last`).
+valid one (see `_answer_last`), and offers a large body to be taken straight off the socket
+(`direct_body`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from wschats.api.direct_body import EXTENSION, MIN_DIRECT_BYTES, BodyHandover
+
+
+class HeldFlowControl(FlowControl):
+    """uvicorn's flow control, but reading stays paused while a body is taken directly from
+    the socket, whatever else asks to resume it."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        super().__init__(transport)
+        self.held = False
+
+    def resume_reading(self) -> None:
+        if not self.held:
+            super().resume_reading()
 
 
 class HeadTooLarge(Exception):
@@ -41,6 +60,11 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             self._last_answer: Callable[[], None] | None = None  # deferred, see _answer_last
             self._head_size = 0  # of the current head: URL, header names and values
             self._refused = False
+            self._body_seen = 0  # of the current request
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self.flow = HeldFlowControl(transport)
 
         def data_received(self, data: bytes) -> None:
             self._boundary_seen = False
@@ -57,6 +81,7 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
 
         def on_message_begin(self) -> None:
             self._head_size = 0
+            self._body_seen = 0
             super().on_message_begin()
 
         def on_url(self, url: bytes) -> None:
@@ -75,6 +100,11 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
                 # Stops the parser; uvicorn then calls send_400_response, which is skipped.
                 raise HeadTooLarge
             super().on_headers_complete()
+            self._offer_direct_body()
+
+        def on_body(self, body: bytes) -> None:
+            self._body_seen += len(body)
+            super().on_body(body)
 
         def on_message_complete(self) -> None:
             self._in_head = True
@@ -111,6 +141,48 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
                 self._last_answer = None
                 if not self.transport.is_closing():
                     answer()
+
+        # ------------------------------------------------ direct bodies (HandoverHost)
+
+        def _offer_direct_body(self) -> None:
+            if self.scope.get("type") != "http" or self.cycle is None:
+                return
+            lengths = [value for name, value in self.headers if name == b"content-length"]
+            chunked = any(name == b"transfer-encoding" for name, _ in self.headers)
+            if chunked or len(lengths) != 1 or not lengths[0].strip().isdigit():
+                return
+            declared = int(lengths[0])
+            if declared >= MIN_DIRECT_BYTES:
+                extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+                extensions[EXTENSION] = BodyHandover(self, self.cycle, declared)
+
+        def body_bytes_seen(self) -> int:
+            return self._body_seen
+
+        def connection_fd(self) -> int | None:
+            sock = self.transport.get_extra_info("socket")
+            if sock is None or self.transport.is_closing() or self.scheme != "http":
+                return None
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                return None  # splice is for TCP here
+            return int(sock.fileno())
+
+        def hold_reading(self) -> None:
+            assert isinstance(self.flow, HeldFlowControl)
+            self.flow.held = True
+            self.flow.pause_reading()
+
+        def body_taken(self) -> None:
+            """The rest of the body went past the parser: start the next request afresh."""
+            assert isinstance(self.flow, HeldFlowControl)
+            self.flow.held = False
+            if self.parser is None or self.transport.is_closing():
+                return  # the connection is gone
+            # The old parser still counts the moved bytes as due; a new one reads the next
+            # request, set up as uvicorn sets up a connection's.
+            self.parser = type(self.parser)(self)
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+            self.on_message_complete()
 
         def _write_431(self) -> None:
             body = json.dumps(

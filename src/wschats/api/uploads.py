@@ -17,7 +17,9 @@ from typing import Annotated
 from fastapi import Header, Request
 from starlette.requests import ClientDisconnect
 
+from wschats.api.direct_body import EXTENSION, BodyHandover
 from wschats.domain.errors import BadRequest
+from wschats.ports import DirectSource
 
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
@@ -57,6 +59,28 @@ async def upload_headers(
     return UploadHeaders(
         file_name=file_name, mime_type=mime_type, content_length=int(content_length.strip())
     )
+
+
+class RequestBody:
+    """The request body: iterated as received (`body_stream`), or, once and before any
+    iteration, taken directly from the connection where the server offers that."""
+
+    def __init__(self, request: Request, declared: int) -> None:
+        self._request = request
+        self._declared = declared
+        self._started = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._started = True
+        return body_stream(self._request, self._declared)
+
+    def direct_source(self) -> DirectSource | None:
+        handover = self._request.scope.get("extensions", {}).get(EXTENSION)
+        if self._started or not isinstance(handover, BodyHandover):
+            return None
+        source = handover.claim()
+        self._started = source is not None
+        return source
 
 
 async def body_stream(request: Request, declared: int) -> AsyncIterator[bytes]:

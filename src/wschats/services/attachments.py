@@ -24,7 +24,7 @@ from wschats.domain.model import FileMetadata, FileType, Principal, Room, RoomTy
 from wschats.domain.time import as_utc, format_datetime
 from wschats.ports import BlobStore, Clock, Database, UnitOfWork
 from wschats.services.common import load_access
-from wschats.services.files import FileStore, capped, prefetched
+from wschats.services.files import FileStore, UploadStream
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -148,7 +148,7 @@ class AttachmentService:
             raise PayloadTooLarge(f"An attachment is limited to {self._max_bytes} bytes")
 
         file_id = uuid.uuid4()
-        size = await self._files.put(file_id, prefetched(capped(upload.chunks, self._max_bytes)))
+        size = await self._files.put(file_id, UploadStream(upload.chunks, self._max_bytes))
         now = self._clock.now()
         metadata = FileMetadata(
             id=file_id,

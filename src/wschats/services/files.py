@@ -27,7 +27,7 @@ from wschats.domain.errors import (
 )
 from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.model import FileMetadata
-from wschats.ports import BlobStore
+from wschats.ports import BlobStore, DirectBody, DirectSource
 
 log = logging.getLogger("wschats.files")
 
@@ -164,6 +164,22 @@ async def prefetched(chunks: AsyncIterable[bytes], depth: int = 16) -> AsyncIter
         producer.cancel()
         with suppress(asyncio.CancelledError):
             await producer
+
+
+class UploadStream:
+    """An upload's body on its way to storage: capped at `limit` bytes and read ahead; or,
+    where the body offers it, taken directly from the connection. That path moves exactly
+    the declared length, which the caller has checked against `limit` already."""
+
+    def __init__(self, chunks: AsyncIterable[bytes], limit: int) -> None:
+        self._chunks = chunks
+        self._limit = limit
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return prefetched(capped(self._chunks, self._limit))
+
+    def direct_source(self) -> DirectSource | None:
+        return self._chunks.direct_source() if isinstance(self._chunks, DirectBody) else None
 
 
 async def capped(chunks: AsyncIterable[bytes], limit: int) -> AsyncIterator[bytes]:

@@ -7,8 +7,11 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import BinaryIO, TypeVar
+
+from wschats.ports import DirectSource
 
 # Temp files of unfinished writes; no key segment starts with a dot, so none is a key.
 TEMP_PREFIX = ".tmp-"
@@ -25,6 +28,8 @@ def _fadvise_dontneed(fd: int, offset: int, length: int) -> None:
 _start_writeback = _fadvise_dontneed if hasattr(os, "POSIX_FADV_DONTNEED") else None
 
 _T = TypeVar("_T")
+# A body moved by the kernel is handed to write-back in steps of this size.
+_WRITEBACK_STEP = 8 * 1024 * 1024
 
 
 class ThreadFile:
@@ -38,12 +43,14 @@ class ThreadFile:
         self._lock = threading.Lock()
         self.file: BinaryIO | None = None
 
-    async def _run(self, operation: Callable[[], _T]) -> _T:
+    async def _run(self, operation: Callable[[], _T], executor: Executor | None = None) -> _T:
         def locked() -> _T:
             with self._lock:
                 return operation()
 
-        return await asyncio.to_thread(locked)
+        if executor is None:
+            return await asyncio.to_thread(locked)
+        return await asyncio.get_running_loop().run_in_executor(executor, locked)
 
     def _close(self) -> None:
         if self.file is not None:
@@ -101,6 +108,26 @@ class PendingFile(ThreadFile):
             self._commit()
 
         await self._run(write_and_commit)
+
+    async def fill_and_commit(self, source: DirectSource, executor: Executor) -> int:
+        """Let the kernel move `source` into the file, then commit: one hop, in `executor`
+        (the whole body's time: not the default pool, where it would hold a thread that
+        short operations need). Returns the byte count."""
+
+        def fill_and_commit() -> int:
+            if self._temp is None:
+                self._open()
+            fd = self._opened().fileno()
+            size = 0
+            while moved := source.move_into(fd, _WRITEBACK_STEP):
+                size += moved
+                if _start_writeback is not None:
+                    _start_writeback(fd, self._written, size - self._written)
+                    self._written = size
+            self._commit()
+            return size
+
+        return await self._run(fill_and_commit, executor)
 
     async def discard(self) -> None:
         await self._run(self._discard)

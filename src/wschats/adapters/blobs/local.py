@@ -14,6 +14,7 @@ import stat
 import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing, asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -27,11 +28,15 @@ from wschats.adapters.blobs.keys import (
     is_key_segment,
 )
 from wschats.domain.errors import Dependency, DependencyFailed, NotFound
+from wschats.ports import DirectBody, DirectSource
 
 READ_CHUNK = 256 * 1024
 # Incoming chunks are gathered up to this size so a stream of small chunks does not cost one
 # thread hop per chunk.
 WRITE_BUFFER = 1024 * 1024
+# Uploads taken straight from their connection at once, each holding a thread for its whole
+# body; more wait for none: they take the usual path.
+DIRECT_UPLOADS = 4
 HEALTH_TIMEOUT_S = 5.0
 DEFAULT_TEMP_MAX_AGE_S = 3600.0
 
@@ -127,6 +132,8 @@ class LocalBlobStore:
         # Resolved once so keys are checked against the real root even if it is a symlink.
         self._root = root.resolve()
         self._temp_max_age_s = temp_max_age_s
+        self._direct_free = DIRECT_UPLOADS
+        self._direct_threads: ThreadPoolExecutor | None = None
 
     @property
     def root(self) -> Path:
@@ -140,7 +147,10 @@ class LocalBlobStore:
         await self.sweep_temp_files(self._temp_max_age_s)
 
     async def close(self) -> None:
-        """Nothing to release; here so both adapters share one lifecycle."""
+        """Stop the direct upload threads (idle by now: the server has answered)."""
+        threads, self._direct_threads = self._direct_threads, None
+        if threads is not None:
+            threads.shutdown(wait=False)
 
     async def __aenter__(self) -> LocalBlobStore:
         await self.start()
@@ -161,6 +171,14 @@ class LocalBlobStore:
         return path
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        if self._direct_free and isinstance(chunks, DirectBody):
+            source = chunks.direct_source()
+            if source is not None:
+                self._direct_free -= 1
+                try:
+                    return await self._put_direct(key, source)
+                finally:
+                    self._direct_free += 1
         pending = PendingFile(self._path(key))
         # One write runs in its thread while the next buffer is gathered from the network.
         writing: asyncio.Future[None] | None = None
@@ -191,6 +209,27 @@ class LocalBlobStore:
             await pending.discard()
             raise
         return size
+
+    async def _put_direct(self, key: str, source: DirectSource) -> int:
+        """The body moved socket -> file by the kernel in one of our threads."""
+        if self._direct_threads is None:
+            self._direct_threads = ThreadPoolExecutor(
+                DIRECT_UPLOADS, thread_name_prefix="wschats-upload"
+            )
+        pending = PendingFile(self._path(key))
+        filling = asyncio.ensure_future(pending.fill_and_commit(source, self._direct_threads))
+        try:
+            with _storage_errors("store", key):
+                return await asyncio.shield(filling)
+        except BaseException:
+            # Also on CancelledError: the thread stops waiting for the client, then nothing
+            # may stay behind.
+            source.stop()
+            await asyncio.gather(filling, return_exceptions=True)
+            await pending.discard()
+            raise
+        finally:
+            source.release()
 
     async def get(
         self, key: str, start: int = 0, end: int | None = None

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from wschats.api.deps import Caller, FileId, RoomId, Services
 from wschats.api.downloads import ATTACHMENT_CACHE_CONTROL, file_response
 from wschats.api.rendering import JsonResponse
-from wschats.api.uploads import UploadHeaders, body_stream, upload_headers
+from wschats.api.uploads import RequestBody, UploadHeaders, upload_headers
 from wschats.domain.model import FileMetadata
 from wschats.domain.time import format_datetime
 from wschats.services.attachments import AttachmentUpload
@@ -68,7 +68,7 @@ async def insert_attachment(
             file_name=headers.file_name,
             mime_type=headers.mime_type,
             declared_size=headers.content_length,
-            chunks=body_stream(request, headers.content_length),
+            chunks=RequestBody(request, headers.content_length),
             description=description,
             message_id=message_id,
             reply_id=reply_id,
