@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,3 +243,50 @@ async def test_more_uploads_than_direct_threads_all_arrive_whole(served: Served)
         assert (served.root / f"many-{index}").read_bytes() == body
     assert "direct" in served.paths
     assert temp_files(served.root) == []
+
+
+class _Handover(direct_body.BodyHandover):
+    """Records how the body handed the connection back."""
+
+    def __init__(self) -> None:
+        self.completions: list[bool] = []
+
+    def _released(self, complete: bool) -> None:
+        self.completions.append(complete)
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+    server.setblocking(False)  # as the event loop keeps it
+    return client, server
+
+
+async def test_released_while_a_thread_waits_the_thread_stops_and_closes(
+    tmp_path: Path,
+) -> None:
+    client, server = _tcp_pair()
+    handover = _Handover()
+    own = os.dup(server.fileno())
+    body = direct_body.SplicedBody(handover, own, b"", 4 * MIB, 30.0)
+    target = os.open(tmp_path / "target", os.O_WRONLY | os.O_CREAT)
+    try:
+        client.sendall(b"x" * 1000)
+        waiting = asyncio.create_task(asyncio.to_thread(body.move_into, target, 4 * MIB))
+        await asyncio.sleep(0.3)  # the thread has moved the 1000 bytes and waits for more
+        assert not waiting.done()
+        body.release()  # e.g. the request was cancelled twice: the thread is still inside
+        with pytest.raises(BadRequest):
+            async with asyncio.timeout(5):
+                await waiting
+        assert handover.completions == [False]  # the connection cannot carry more requests
+        with pytest.raises(OSError):
+            os.fstat(own)  # closed by the thread as it left
+        with pytest.raises(BadRequest):
+            body.move_into(target, MIB)  # released: nothing more is read
+        assert os.fstat(target).st_size == 1000
+    finally:
+        os.close(target)
+        client.close()
+        server.close()

@@ -113,12 +113,31 @@ class SplicedBody:
         self._idle_timeout = idle_timeout
         self._stopped = threading.Event()
         self._pipe: tuple[int, int] | None = None
+        # Whoever comes last, the thread leaving move_into or release, closes the
+        # descriptors: never while the other may still use them.
+        self._state = threading.Lock()
+        self._in_use = False
         self._released = False
+        self._closed = False
 
     def move_into(self, target: int, limit: int) -> int:
         """Blocking, in a worker thread: append up to `limit` more bytes of the body to the
         file `target`; 0 once the body is whole. `BadRequest` if the client goes away or
         sends nothing for the idle timeout."""
+        with self._state:
+            if self._released:
+                raise BadRequest(_GONE)
+            self._in_use = True
+        try:
+            return self._move_into(target, limit)
+        finally:
+            with self._state:
+                self._in_use = False
+                close = self._released
+            if close:
+                self._close()
+
+    def _move_into(self, target: int, limit: int) -> int:
         if self._buffered:
             buffered, self._buffered = self._buffered, b""
             view = memoryview(buffered)
@@ -142,14 +161,25 @@ class SplicedBody:
         self._stopped.set()
 
     def release(self) -> None:
-        """On the event loop, once no thread uses this any more: hand the connection back,
-        ready for the next request if the body was read whole."""
-        if self._released:
-            return
-        self._released = True
-        for fd in (self._fd, *(self._pipe or ())):
-            os.close(fd)
-        self._handover._released(complete=self._remaining == 0 and not self._buffered)
+        """On the event loop, after the last `move_into`: hand the connection back, ready
+        for the next request if the body was read whole. (Should a thread still be inside
+        `move_into`, it is stopped and closes the descriptors as it leaves.)"""
+        with self._state:
+            if self._released:
+                return
+            self._released = True
+            close = not self._in_use
+            complete = close and self._remaining == 0 and not self._buffered
+        self._stopped.set()
+        if close:
+            self._close()
+        self._handover._released(complete=complete)
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            for fd in (self._fd, *(self._pipe or ())):
+                os.close(fd)
 
     def _open_pipe(self) -> tuple[int, int]:
         read_end, write_end = os.pipe()
