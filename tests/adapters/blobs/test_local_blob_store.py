@@ -50,6 +50,13 @@ async def test_a_symlink_cannot_lead_outside_the_root(tmp_path: Path) -> None:
         await read_all(store, "files/secret")
     with pytest.raises(InvalidKeyError):
         await store.delete("files/secret")
+    # Deeper in a key too (only the key's own segments are checked, each one).
+    (root / "previews" / "p1").mkdir(parents=True)
+    (root / "previews" / "p1" / "80x80").symlink_to(outside / "secret")
+    with pytest.raises(InvalidKeyError):
+        await read_all(store, "previews/p1/80x80")
+    with pytest.raises(InvalidKeyError):
+        await store.size("previews/p1/80x80")
 
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
 

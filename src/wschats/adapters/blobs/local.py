@@ -165,10 +165,23 @@ class LocalBlobStore:
         await self.close()
 
     def _path(self, key: str) -> Path:
-        path = self._root / check_key(key)
-        if not path.resolve().is_relative_to(self._root):
-            raise InvalidKeyError(f"blob key {key!r} leads outside the storage root")
-        return path
+        """The file of `key`, refused if a symlink under the root is on its way.
+
+        Keys have no "." or ".." segments and the root is resolved already, so only a
+        symlink among the key's own segments could lead out. The store creates none: any is
+        refused. Checking those few (an lstat each) costs a quarter of resolving the whole
+        path, and this runs on the event loop for every preview asked (session 5: 14 against
+        50 us a call)."""
+        check_key(key)
+        current = str(self._root)
+        for segment in key.split("/"):
+            current = f"{current}/{segment}"
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    raise InvalidKeyError(f"blob key {key!r} passes a symlink in the storage")
+            except (FileNotFoundError, NotADirectoryError):
+                break  # the rest does not exist (yet): nothing to follow
+        return self._root / key
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         if self._direct_free and isinstance(chunks, DirectBody):
