@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from tests.servers import free_port
 from wschats.adapters.blobs import LocalBlobStore
+from wschats.adapters.blobs.keys import InvalidKeyError
 from wschats.api import direct_body
 from wschats.api.bounded_httptools import head_limit_protocol
 from wschats.api.uploads import RequestBody
@@ -66,7 +67,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
                 size = await store.put(scope["path"].strip("/"), probe)
                 status, answer = 201, {"size": size, "path": probe.path}
                 served.paths.append(probe.path)
-            except BadRequest as error:
+            except (BadRequest, InvalidKeyError) as error:
                 status, answer = 400, {"message": str(error)}
         data = json.dumps(answer).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
@@ -290,3 +291,18 @@ async def test_released_while_a_thread_waits_the_thread_stops_and_closes(
         os.close(target)
         client.close()
         server.close()
+
+
+async def test_a_refused_key_leaves_the_body_to_the_usual_path(served: Served) -> None:
+    """The store refuses a bad key before it claims the body: the connection reads on."""
+    data = payload(3 * MIB)
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    try:
+        writer.write(head("/.not-a-key", len(data)))
+        await send_slowly(writer, data)
+        writer.write(b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        answers = await read_answers(reader, 2)
+    finally:
+        writer.close()
+    assert [status for status, _ in answers] == [400, 200]
+    assert served.paths == []

@@ -145,8 +145,8 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
         # ------------------------------------------------ direct bodies (HandoverHost)
 
         def _offer_direct_body(self) -> None:
-            if self.scope.get("type") != "http" or self.cycle is None:
-                return
+            if self.cycle is None or self.cycle.scope is not self.scope:
+                return  # no cycle of this request (an upgrade)
             lengths = [value for name, value in self.headers if name == b"content-length"]
             chunked = any(name == b"transfer-encoding" for name, _ in self.headers)
             if chunked or len(lengths) != 1 or not lengths[0].strip().isdigit():

@@ -184,15 +184,15 @@ class LocalBlobStore:
         return self._root / key
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        pending = PendingFile(self._path(key))  # a bad key fails before a body is claimed
         if self._direct_free and isinstance(chunks, DirectBody):
             source = chunks.direct_source()
             if source is not None:
                 self._direct_free -= 1
                 try:
-                    return await self._put_direct(key, source)
+                    return await self._put_direct(key, pending, source)
                 finally:
                     self._direct_free += 1
-        pending = PendingFile(self._path(key))
         # One write runs in its thread while the next buffer is gathered from the network.
         writing: asyncio.Future[None] | None = None
         try:
@@ -223,13 +223,12 @@ class LocalBlobStore:
             raise
         return size
 
-    async def _put_direct(self, key: str, source: DirectSource) -> int:
+    async def _put_direct(self, key: str, pending: PendingFile, source: DirectSource) -> int:
         """The body moved socket -> file by the kernel in one of our threads."""
         if self._direct_threads is None:
             self._direct_threads = ThreadPoolExecutor(
                 DIRECT_UPLOADS, thread_name_prefix="wschats-upload"
             )
-        pending = PendingFile(self._path(key))
         filling = asyncio.ensure_future(pending.fill_and_commit(source, self._direct_threads))
         try:
             with _storage_errors("store", key):
