@@ -125,3 +125,38 @@ async def test_uploads_in_flight_at_sigterm_complete_and_leave_no_partial_files(
                 assert stored.content == payload
     finally:
         server.stop()
+
+
+async def test_a_request_sent_on_an_idle_connection_at_shutdown_is_answered(
+    tmp_path: Path,
+) -> None:
+    """A connection accepted before SIGTERM whose request comes as shutdown begins (the
+    listener already closed) gets its answer, then the connection closes; uvicorn alone
+    closed it unanswered."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    await create_user(url, "alice")
+    server = ServerProcess(env=server_env(tmp_path, url), log_path=tmp_path / "server.log")
+    server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        await asyncio.sleep(0.2)  # accepted, idle
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            while True:  # until the listener is closed: shutdown has begun
+                try:
+                    _, probe = await asyncio.open_connection("127.0.0.1", server.port)
+                except ConnectionRefusedError:
+                    break
+                probe.close()
+                await asyncio.sleep(0.005)
+        writer.write(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(10):
+            answer = await reader.read()  # until the server closes the connection
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 204 "), answer
+        assert b"connection: close" in answer.lower()
+        assert server.proc.wait(30) in (0, -signal.SIGTERM)
+    finally:
+        server.stop()

@@ -11,8 +11,8 @@ This protocol answers 431, JSON like every other error, to a head over the limit
   never refused early: what is held is the limit plus at most one read (256 KiB).
 
 It also keeps HTTP/1.1's order of answers when a refused or unparsable request follows a
-valid one (see `_answer_last`), and offers a large body to be taken straight off the socket
-(`direct_body`).
+valid one (see `_answer_last`), offers a large body to be taken straight off the socket
+(`direct_body`), and answers a request that was already on its way at shutdown (`shutdown`).
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ class HeldFlowControl(FlowControl):
             super().resume_reading()
 
 
+# How long an idle connection stays open once shutdown begins, for a request already sent.
+IDLE_SHUTDOWN_GRACE_S = 0.25
+
+
 class HeadTooLarge(Exception):
     """Raised from a parser callback to stop parsing a refused request."""
 
@@ -61,6 +65,7 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
             self._head_size = 0  # of the current head: URL, header names and values
             self._refused = False
             self._body_seen = 0  # of the current request
+            self._shutting_down = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -100,6 +105,8 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
                 # Stops the parser; uvicorn then calls send_400_response, which is skipped.
                 raise HeadTooLarge
             super().on_headers_complete()
+            if self._shutting_down and self.cycle is not None:
+                self.cycle.keep_alive = False  # answered, then the connection closes
             self._offer_direct_body()
 
         def on_body(self, body: bytes) -> None:
@@ -141,6 +148,26 @@ def head_limit_protocol(max_head_bytes: int) -> type[HttpToolsProtocol]:
                 self._last_answer = None
                 if not self.transport.is_closing():
                     answer()
+
+        def shutdown(self) -> None:
+            """uvicorn closes an idle connection at once. That drops, unanswered, a request
+            its client sent just before: on a connection accepted as the signal came, or on
+            a kept-alive one reused. The client saw neither an answer nor a refusal. An idle
+            connection gets a short grace instead: a request that arrives is answered, then
+            the connection closes."""
+            self._shutting_down = True
+            if self.cycle is not None and not self.cycle.response_complete:
+                super().shutdown()  # busy: closes after its answer
+            elif not self.transport.is_closing():
+                self.loop.call_later(IDLE_SHUTDOWN_GRACE_S, self._close_if_idle)
+
+        def _close_if_idle(self) -> None:
+            if self.transport.is_closing():
+                return
+            if self.cycle is None or self.cycle.response_complete:
+                self.transport.close()
+            else:
+                self.cycle.keep_alive = False
 
         # ------------------------------------------------ direct bodies (HandoverHost)
 
