@@ -243,7 +243,8 @@ class DirectSource(Protocol):
         """Thread-safe: a `move_into` waiting for the client gives up soon."""
 
     def release(self) -> None:
-        """On the event loop, after the last `move_into`: hand the connection back."""
+        """On the event loop, once done: hand the connection back. A `move_into` still
+        running in its thread then stops and cleans up after itself."""
 
 
 @runtime_checkable

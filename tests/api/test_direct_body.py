@@ -31,6 +31,7 @@ from wschats.api import direct_body
 from wschats.api.bounded_httptools import head_limit_protocol
 from wschats.api.uploads import RequestBody
 from wschats.domain.errors import BadRequest
+from wschats.ports import DirectSource
 
 pytestmark = pytest.mark.skipif(not direct_body.AVAILABLE, reason="os.splice is Linux-only")
 
@@ -104,11 +105,11 @@ class _Recording:
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._body.__aiter__()
 
-    def direct_source(self) -> direct_body.SplicedBody | None:
+    def direct_source(self) -> DirectSource | None:
         source = self._body.direct_source()
         if source is not None:
             self.path = "direct"
-        return source  # type: ignore[return-value]
+        return source
 
 
 def head(path: str, length: int, *extra: str) -> bytes:
@@ -252,7 +253,7 @@ class _Handover(direct_body.BodyHandover):
     def __init__(self) -> None:
         self.completions: list[bool] = []
 
-    def _released(self, complete: bool) -> None:
+    def hand_back(self, complete: bool) -> None:
         self.completions.append(complete)
 
 

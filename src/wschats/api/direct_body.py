@@ -86,7 +86,8 @@ class BodyHandover:
         cycle.body = bytearray()
         return SplicedBody(self, os.dup(fd), buffered, remaining, IDLE_TIMEOUT_SECONDS)
 
-    def _released(self, complete: bool) -> None:
+    def hand_back(self, complete: bool) -> None:
+        """From the body, once done: the connection carries the next request, or none."""
         if complete:
             self._host.body_taken()
         else:
@@ -173,7 +174,7 @@ class SplicedBody:
         self._stopped.set()
         if close:
             self._close()
-        self._handover._released(complete=complete)
+        self._handover.hand_back(complete)
 
     def _close(self) -> None:
         if not self._closed:
