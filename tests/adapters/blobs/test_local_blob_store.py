@@ -14,7 +14,7 @@ import pytest
 
 from tests.adapters.blobs.support import all_keys, chunked, read_all, temp_files
 from wschats.adapters.blobs import InvalidKeyError, LocalBlobStore
-from wschats.domain.errors import Dependency, DependencyFailed
+from wschats.domain.errors import Dependency, DependencyFailed, NotFound
 
 HOUR = 3600.0
 
@@ -59,6 +59,20 @@ async def test_a_symlink_cannot_lead_outside_the_root(tmp_path: Path) -> None:
         await store.size("previews/p1/80x80")
 
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
+
+
+async def test_only_a_regular_file_is_a_blob(tmp_path: Path) -> None:
+    """size and local_path answer from the key's own lstat: a directory, or a path through
+    a file, is no blob."""
+    store = LocalBlobStore(tmp_path)
+    await store.put("previews/p1/80x80.png", chunked(b"png"))
+
+    for not_a_blob in ("previews/p1", "previews/p1/80x80.png/more", "previews/p2/80x80.png"):
+        assert await store.size(not_a_blob) is None
+        with pytest.raises(NotFound):
+            async with store.local_path(not_a_blob):
+                pass
+    assert await store.size("previews/p1/80x80.png") == 3
 
 
 async def test_start_removes_stale_temp_files_only(tmp_path: Path) -> None:
