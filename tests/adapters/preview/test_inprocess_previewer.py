@@ -649,6 +649,32 @@ async def test_worker_killed_mid_render_gives_424_then_recovers(
         await previewer.close()
 
 
+async def test_worker_killed_while_idle_gives_424_then_recovers(tiny_png: Path) -> None:
+    """Once every worker runs, a render is submitted from the event loop itself: a pool
+    broken meanwhile refuses it there, and that too is a 424, then a new pool."""
+    before = set(multiprocessing.active_children())
+    previewer = InProcessPreviewer(workers=1, timeout_seconds=60)
+    try:
+        assert await previewer.health() is True
+        (worker,) = set(multiprocessing.active_children()) - before
+        assert worker.pid is not None
+        os.kill(worker.pid, signal.SIGKILL)
+        for _ in range(400):
+            if worker.exitcode is not None:
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.2)  # for the pool's manager thread to see it and mark it broken
+
+        with pytest.raises(DependencyFailed, match="stopped unexpectedly") as raised:
+            await previewer.render(PreviewRequest(THUMBNAIL, 80, 80), tiny_png)
+        assert raised.value.dependency is Dependency.PREVIEWER
+
+        image = decoded(await previewer.render(PreviewRequest(THUMBNAIL, 80, 80), tiny_png))
+        assert image.size == (40, 40)
+    finally:
+        await previewer.close()
+
+
 async def test_rendering_processes_run_at_a_lower_priority(
     previewer: InProcessPreviewer, big_rotated_jpeg: Path
 ) -> None:

@@ -132,8 +132,12 @@ class InProcessPreviewer:
     async def _submit(
         self, pool: ProcessPoolExecutor, function: Callable[..., _T], *args: object
     ) -> Future[_T]:
-        # Submitting may start a worker process (a fork): done in a thread, off the loop.
+        # Submitting may start a worker process (a fork): then it is done in a thread, off
+        # the loop. Once every worker runs, a submit only queues the task, and the hop to a
+        # thread cost more than that: it also delayed other requests under load.
         try:
+            if len(pool._processes or {}) >= self._workers:
+                return pool.submit(function, *args)
             return await asyncio.to_thread(pool.submit, function, *args)
         except RuntimeError as exc:
             if isinstance(exc, BrokenProcessPool):
