@@ -165,6 +165,7 @@ class LocalBlobStore:
         await self.close()
 
     def _path(self, key: str) -> Path:
+        """The file of `key` (see `_locate`)."""
         return self._locate(key)[0]
 
     def _locate(self, key: str) -> tuple[Path, os.stat_result | None]:

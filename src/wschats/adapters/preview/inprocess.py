@@ -136,7 +136,7 @@ class InProcessPreviewer:
         # the loop. Once every worker runs, a submit only queues the task, and the hop to a
         # thread cost more than that: it also delayed other requests under load.
         try:
-            if len(pool._processes or {}) >= self._workers:
+            if len(_processes_of(pool)) >= self._workers:
                 return pool.submit(function, *args)
             return await asyncio.to_thread(pool.submit, function, *args)
         except RuntimeError as exc:
