@@ -19,12 +19,14 @@ from uuid import UUID
 import pytest
 from sqlalchemy import create_engine, update
 
+from tests.adapters.identity.user_management_endpoint import user_management_endpoint
 from tests.servers import WSCHATS
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.extauth.protocol import MalformedRequest, parse
 from wschats.adapters.identity.directory import DirectoryIdentity, token_hash
+from wschats.domain.model import Room, RoomType, Subscription
 from wschats.domain.time import utc_now
 from wschats.ports import NewUser
 
@@ -353,3 +355,42 @@ def test_the_framing() -> None:
         parse(b"isuser:u:s:extra")  # isuser has no password field
     with pytest.raises(MalformedRequest):
         parse(b"auth:u:s")
+
+
+async def test_with_user_management_a_token_signs_in_and_room_members_exist(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'wschats.db'}"
+    upgrade(url)
+    with user_management_endpoint() as endpoint:
+        alice = endpoint.add_user("alice", token="alice-token")
+        bob = endpoint.add_user("bob", token="bob-token")
+        alice_id, bob_id = alice["id"]["userId"], bob["id"]["userId"]
+        database = SqlDatabase(url)
+        try:
+            now = utc_now()
+            room = Room(uuid.uuid4(), RoomType.GROUP, "g", None, now, now)
+            async with database.unit_of_work(write=True) as uow:
+                await uow.rooms.add(room)
+                await uow.members.add(Subscription(room.id, UUID(alice_id), True, now))
+                await uow.commit()
+        finally:
+            await database.close()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
+        env.update(
+            WSC_DATA_DIR=str(tmp_path),
+            WSC_DATABASE_URL=url,
+            WSC_IDENTITY="usermanagement",
+            WSC_IDENTITY_URL=endpoint.url,
+        )
+        program = AuthProgram(env)
+        try:
+            assert program.ask(f"auth:{alice_id}:{DOMAIN}:alice-token")
+            assert not program.ask(f"auth:{alice_id}:{DOMAIN}:bob-token")
+            assert not program.ask(f"auth:{alice_id}:{DOMAIN}:unknown-token")
+            assert program.ask(f"isuser:{alice_id}:{DOMAIN}")  # a member of a room
+            assert not program.ask(f"isuser:{bob_id}:{DOMAIN}")  # in no room yet
+            del endpoint.sessions["alice-token"]  # signed out in Carbonio
+            assert not program.ask(f"auth:{alice_id}:{DOMAIN}:alice-token")  # no cache
+        finally:
+            program.stop()
