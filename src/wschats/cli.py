@@ -114,7 +114,7 @@ def xmpp_auth() -> None:
     """ejabberd's external authentication program (extauth_program) on stdin/stdout."""
     from wschats.adapters.extauth.main import run_external_auth
 
-    asyncio.run(run_external_auth(_settings()))
+    run_external_auth(_settings())
 
 
 # ---------------------------------------------------------------- users

@@ -303,6 +303,33 @@ def test_a_database_that_does_not_answer_means_no_within_the_time_limit(tmp_path
     assert err.count("no decision within 1s") == 2, err
 
 
+async def test_a_database_file_made_after_the_start_is_used_and_never_made_by_it(
+    tmp_path: Path,
+) -> None:
+    """ejabberd starts its programs before `wschats serve` has created the database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
+    env.update(WSC_DATA_DIR=str(tmp_path))
+    program = AuthProgram(env)
+    try:
+        user = uuid.uuid4()
+        assert not program.ask(f"isuser:{user}:{DOMAIN}")
+        assert not (tmp_path / "wschats.db").exists()  # not made by the program
+
+        url = f"sqlite:///{tmp_path / 'wschats.db'}"
+        upgrade(url)
+        database = SqlDatabase(url)
+        try:
+            await DirectoryIdentity(database).add_users(
+                [NewUser(id=user, email=f"{user}@x.io", name="P")]
+            )
+        finally:
+            await database.close()
+        assert program.ask(f"isuser:{user}:{DOMAIN}")
+    finally:
+        err = program.stop()
+    assert err.count("no wschats database at") == 1, err
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
