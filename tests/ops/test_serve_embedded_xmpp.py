@@ -69,10 +69,7 @@ def _fresh_copy(target: Path) -> None:
     (target / ".venv").symlink_to(ROOT / ".venv")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    copy = tmp_path_factory.mktemp("clone")
-    _fresh_copy(copy)
+def _serve(copy: Path, *options: str) -> Served:
     port, c2s, api = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
     env.update(
@@ -83,28 +80,40 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     with (copy / "serve.log").open("wb") as log:
         process = subprocess.Popen(
-            ["bash", "scripts/serve.sh", "--port", str(port)],
+            ["bash", "scripts/serve.sh", "--port", str(port), *options],
             cwd=copy,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal gives it
         )
-    served = Served(
+    return Served(
         copy, process, f"http://127.0.0.1:{port}", c2s, f"http://127.0.0.1:{api}/api", env
     )
+
+
+def _kill(served: Served) -> None:
+    if served.process.poll() is None:
+        os.killpg(served.process.pid, signal.SIGKILL)
+    subprocess.run(
+        ["bash", "scripts/ejabberd.sh", "stop"],
+        cwd=served.copy,
+        env={**served.env, "WSC_EJABBERD_DIR": str(served.copy / "data" / "ejabberd")},
+        capture_output=True,
+        timeout=STOP_WAIT_S,
+    )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    copy = tmp_path_factory.mktemp("clone")
+    _fresh_copy(copy)
+    served = _serve(copy)
     try:
         _wait_until_up(served)
         yield served
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            subprocess.run(
-                ["bash", "scripts/ejabberd.sh", "stop"],
-                cwd=copy,
-                env={**env, "WSC_EJABBERD_DIR": str(copy / "data" / "ejabberd")},
-                timeout=STOP_WAIT_S,
-            )
+        _kill(served)
 
 
 def _wait_until_up(served: Served) -> None:
@@ -135,6 +144,8 @@ async def test_the_first_command_brings_up_a_working_chat(served: Served) -> Non
         )
         assert created.status_code == 201, created.text
         room = f"{created.json()['id']}@muclight.{HOST}"
+        health = (await http.get("/health")).json()
+        assert "xmpp_server" in {d["name"] for d in health["dependencies"]}
     await _until_member(served, room, f"{bob_id}@{HOST}")
 
     alice = XmppUser(f"{alice_id}@{HOST}", alice_token, served.c2s_port)
@@ -185,3 +196,17 @@ def _is_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except OSError:
         return True
+
+
+def test_no_xmpp_serves_without_ejabberd(tmp_path: Path) -> None:
+    _fresh_copy(tmp_path)
+    served = _serve(tmp_path, "--no-xmpp")
+    try:
+        _wait_until_up(served)
+        health = httpx.get(f"{served.url}/health", timeout=10).json()
+        assert "xmpp_server" not in {d["name"] for d in health["dependencies"]}
+        assert not (tmp_path / "data" / "ejabberd").exists()
+        with pytest.raises(httpx.HTTPError):
+            httpx.post(f"{served.api_url}/status", json={}, timeout=5)
+    finally:
+        _kill(served)
