@@ -169,6 +169,8 @@ async def test_members_of_a_room_exist_without_registration_and_can_talk(world: 
         for person in (alice, bob):
             checked = await admin.post("check_account", json={"user": str(person.id), "host": HOST})
             assert checked.json() == 0, checked.text  # 0: the account exists
+        internal = (await admin.post("registered_users", json={"host": HOST})).json()
+        assert str(alice.id) not in internal and str(bob.id) not in internal  # wschats' only
     alice_xmpp = XmppUser(alice.jid, alice.token, world.instance.c2s_port)
     bob_xmpp = XmppUser(bob.jid, bob.password, world.instance.c2s_port)
     try:

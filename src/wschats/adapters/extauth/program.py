@@ -64,7 +64,7 @@ class ExternalAuthProgram:
         except MalformedRequest as exc:
             self._log(f"wschats xmpp-auth: refused a malformed request ({exc})")
             return False
-        account = f"{request.user}@{request.server}"
+        account = _printable(f"{request.user}@{request.server}")
         try:
             async with asyncio.timeout(self._timeout):
                 match request.operation:
@@ -84,7 +84,7 @@ class ExternalAuthProgram:
         except Exception as exc:  # a dependency failed: refuse, say why, keep serving
             self._log(
                 f"wschats xmpp-auth: refused {request.operation} for {account}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {_first_line(exc)}"
             )
         return False
 
@@ -120,3 +120,14 @@ class ExternalAuthProgram:
         finally:
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    """Text from the request as one safe log line."""
+    return (text if text.isprintable() else repr(text))[:limit]
+
+
+def _first_line(error: Exception, limit: int = 300) -> str:
+    """The gist of an error: drivers append the statement and its parameters on later lines."""
+    lines = str(error).strip().splitlines()
+    return lines[0][:limit] if lines else ""
