@@ -55,7 +55,8 @@ export WSC_EJABBERD_DIR=${WSC_EJABBERD_DIR:-$(cd "$data_dir" && pwd)/ejabberd}
 export WSC_EJABBERD_C2S_PORT=${WSC_EJABBERD_C2S_PORT:-15222}
 export WSC_EJABBERD_HTTP_PORT=${WSC_EJABBERD_HTTP_PORT:-15280}
 say "starting the embedded ejabberd (state in $WSC_EJABBERD_DIR)"
-if ! scripts/ejabberd.sh start >&2; then
+# ejabberd signs people in with the `wschats xmpp-auth` of this installation.
+if ! PATH="$PWD/.venv/bin:$PATH" scripts/ejabberd.sh start >&2; then
     say "chat over XMPP is off: the embedded ejabberd did not start (logs in $WSC_EJABBERD_DIR/logs)"
     exec "$wschats" serve "${args[@]}"
 fi
