@@ -19,7 +19,10 @@ from uuid import UUID
 import pytest
 from sqlalchemy import create_engine, update
 
-from tests.adapters.identity.user_management_endpoint import user_management_endpoint
+from tests.adapters.identity.user_management_endpoint import (
+    nothing_listening,
+    user_management_endpoint,
+)
 from tests.servers import WSCHATS
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
@@ -421,3 +424,25 @@ async def test_with_user_management_a_token_signs_in_and_room_members_exist(
             assert not program.ask(f"auth:{alice_id}:{DOMAIN}:alice-token")  # no cache
         finally:
             program.stop()
+
+
+def test_user_management_down_means_no_and_a_log_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'wschats.db'}"
+    upgrade(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
+    env.update(
+        WSC_DATA_DIR=str(tmp_path),
+        WSC_DATABASE_URL=url,
+        WSC_IDENTITY="usermanagement",
+        WSC_IDENTITY_URL=nothing_listening(),
+    )
+    program = AuthProgram(env)
+    user = uuid.uuid4()
+    try:
+        assert not program.ask(f"auth:{user}:{DOMAIN}:some-token")
+        assert not program.ask(f"auth:{user}:{DOMAIN}:other-token")
+    finally:
+        err = program.stop()
+    lines = [line for line in err.splitlines() if line.startswith("wschats xmpp-auth: refused")]
+    assert len(lines) == 2, err
+    assert "some-token" not in err and "other-token" not in err
