@@ -98,6 +98,10 @@ disable_system_service() {
         as_root systemctl disable --now ejabberd.service >/dev/null 2>&1 || true
     else
         as_root rm -f /etc/systemd/system/multi-user.target.wants/ejabberd.service
+        # Only if a policy-rc.d of the machine's own let the maintainer scripts start it.
+        if [ -x /etc/init.d/ejabberd ] && pgrep -u ejabberd -f beam >/dev/null 2>&1; then
+            as_root /etc/init.d/ejabberd stop >/dev/null 2>&1 || true
+        fi
     fi
     if command -v update-rc.d >/dev/null; then
         as_root update-rc.d ejabberd disable >/dev/null 2>&1 || true
