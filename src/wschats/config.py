@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     xmpp_domain: str = "carbonio"
     xmpp_muc_service: str | None = None  # ejabberd: default muclight.<domain>
     xmpp_timeout_seconds: float = 5.0
+    # XMPP sign-in (`wschats xmpp-auth`, run by ejabberd): the longest a sign-in may take
+    xmpp_auth_timeout_seconds: float = Field(5.0, gt=0)
 
     # Capabilities (original-behaviour §11)
     can_see_message_reads: bool = True
