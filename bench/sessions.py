@@ -113,9 +113,14 @@ async def main() -> None:
                     f" max {max(closes) * 1000:7.1f} ms"
                 )
                 if via_cli:
+                    after = [r[0] - r[1] for r in rounds]  # from the command's exit: committed
                     command_ms = statistics.median(r[1] for r in rounds) * 1000
-                    line += f" (the command itself: median {command_ms:.0f} ms)"
-                    line += "  target max <= 2000 ms: " + ("OK" if max(closes) <= 2 else "MISSED")
+                    line += (
+                        f"\n   {'':22} of which the command itself: median {command_ms:.0f} ms;"
+                        f" close after its exit: median {statistics.median(after) * 1000:.1f} ms,"
+                        f" max {max(after) * 1000:.1f} ms (target <= 2000 ms: "
+                        + ("OK)" if max(after) <= 2 else "MISSED)")
+                    )
                 print(line)
 
             print("2. server RSS and descriptors")

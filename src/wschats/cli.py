@@ -258,6 +258,8 @@ def token_revoke(
 ) -> None:
     """Revoke a token, or with --user every token of a user. Their event sockets close too,
     on every serving process (within about WSC_SESSION_CHECK_SECONDS)."""
+    if not every_token and value is None and not (email or user_id):
+        raise click.UsageError("Missing argument TOKEN (or --user with --email or --id)")
     if every_token == (value is not None) or (not every_token and (email or user_id)):
         raise click.UsageError("give either TOKEN or --user with --email or --id")
     settings = _settings()

@@ -411,3 +411,23 @@ def test_fuzzed_text_frames_never_end_the_socket(
     before = tracebacks(server)
     asyncio.run(exchange())
     assert tracebacks(server) == before
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(frame=st.binary(max_size=2000))
+def test_fuzzed_binary_frames_close_with_1003(
+    server: ServerProcess, people: list[Person], frame: bytes
+) -> None:
+    async def exchange() -> int | None:
+        async with people[2].socket() as ws:
+            await connected(ws)
+            await ws.send(frame)
+            return (await frames_until_closed(ws))[1]
+
+    before = tracebacks(server)
+    assert asyncio.run(exchange()) == 1003
+    assert tracebacks(server) == before
