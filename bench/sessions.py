@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,39 +42,45 @@ async def open_socket(server: ServerProcess, token: str) -> ClientConnection:
     return ws
 
 
-async def closed_after(ws: ClientConnection, started: float) -> float:
+async def closed_at(ws: ClientConnection) -> float:
+    """When the server closed the socket (perf_counter)."""
     try:
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while True:
                 await ws.recv()
     except ConnectionClosed:
-        return time.perf_counter() - started
+        return time.perf_counter()
     raise AssertionError("unreachable")
 
 
 async def revoke_round(server: ServerProcess, via_cli: bool) -> tuple[float, float]:
-    """(seconds to the close, seconds the command itself took; 0 for the API)."""
+    """(seconds from the end taking effect to the close, seconds the command took to get
+    there; 0 for the API). The command says `revoked` once its transaction has committed."""
     _, token = await create_user(server.env["WSC_DATABASE_URL"], "r")
     ws = await open_socket(server, token)
+    closing = asyncio.create_task(closed_at(ws))
     started = time.perf_counter()
     if via_cli:
-        command = await asyncio.to_thread(
-            subprocess.run,
-            [WSCHATS, "token", "revoke", token],
+        command = await asyncio.create_subprocess_exec(
+            WSCHATS,
+            "token",
+            "revoke",
+            token,
             env={**os.environ, **server.env},
-            capture_output=True,
-            check=True,
+            stdout=asyncio.subprocess.PIPE,
         )
-        assert command.returncode == 0
-        ran = time.perf_counter() - started
+        assert command.stdout is not None
+        assert (await command.stdout.readline()).strip() == b"revoked"
+        effective = time.perf_counter()
+        assert await command.wait() == 0
     else:
         async with httpx.AsyncClient(base_url=server.url) as client:
             response = await client.delete(
                 "/auth/token", headers={"Authorization": f"Bearer {token}"}
             )
             assert response.status_code == 204
-        ran = 0.0
-    return await closed_after(ws, started), ran
+        effective = started  # the API call itself is what ends it
+    return await closing - effective, effective - started
 
 
 def footprint(pid: int) -> tuple[float, int]:
@@ -113,14 +118,14 @@ async def main() -> None:
                     f" max {max(closes) * 1000:7.1f} ms"
                 )
                 if via_cli:
-                    after = [r[0] - r[1] for r in rounds]  # from the command's exit: committed
                     command_ms = statistics.median(r[1] for r in rounds) * 1000
                     line += (
-                        f"\n   {'':22} of which the command itself: median {command_ms:.0f} ms;"
-                        f" close after its exit: median {statistics.median(after) * 1000:.1f} ms,"
-                        f" max {max(after) * 1000:.1f} ms (target <= 2000 ms: "
-                        + ("OK)" if max(after) <= 2 else "MISSED)")
+                        " from the command's commit (target <= 2000 ms: "
+                        + ("OK" if max(closes) <= 2 else "MISSED")
+                        + f"); the command took median {command_ms:.0f} ms to commit"
                     )
+                else:
+                    line += " from the request"
                 print(line)
 
             print("2. server RSS and descriptors")
