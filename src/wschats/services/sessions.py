@@ -74,12 +74,13 @@ class EventSessions:
         self._sessions: dict[EventStream, _Session] = {}
         # Sockets counted from the start of their opening, so concurrent openings keep the caps.
         self._by_user: Counter[UUID] = Counter()
+        self._total = 0
         self._watcher: asyncio.Task[None] | None = None
         self._check_failing = False
 
     @property
     def open_count(self) -> int:
-        return sum(self._by_user.values())
+        return self._total
 
     def start(self) -> None:
         if self._watcher is None:
@@ -104,6 +105,7 @@ class EventSessions:
                 f"At most {self._per_user} event sockets per user: close one first"
             )
         self._by_user[caller.user_id] += 1
+        self._total += 1
         try:
             valid = await self._validity.valid_sessions([caller.token])
             if caller.token not in valid:
@@ -150,6 +152,7 @@ class EventSessions:
         return ended
 
     def _forget_one(self, user_id: UUID) -> None:
+        self._total -= 1
         self._by_user[user_id] -= 1
         if self._by_user[user_id] <= 0:
             del self._by_user[user_id]
