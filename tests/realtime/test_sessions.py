@@ -268,6 +268,22 @@ async def test_sockets_beyond_the_users_cap_are_refused(server: ServerProcess) -
             await connected(replacement)
 
 
+async def test_the_users_cap_holds_for_sockets_opened_at_once(server: ServerProcess) -> None:
+    hana = await person(server, "hana")
+    async with AsyncExitStack() as stack:
+
+        async def attempt() -> int:
+            try:
+                ws = await stack.enter_async_context(hana.socket())
+            except InvalidStatus as refused:
+                return refused.response.status_code
+            await connected(ws)
+            return 101
+
+        outcomes = await asyncio.gather(*(attempt() for _ in range(PER_USER * 4)))
+        assert sorted(outcomes) == [101] * PER_USER + [429] * (PER_USER * 3)
+
+
 async def test_sockets_beyond_the_process_bound_are_refused(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
