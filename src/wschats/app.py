@@ -34,7 +34,13 @@ from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency
 from wschats.domain.time import utc_now
-from wschats.ports import BlobStore, EventDispatcher, IdentityService, MessageDispatcher
+from wschats.ports import (
+    BlobStore,
+    EventDispatcher,
+    IdentityService,
+    MessageDispatcher,
+    SessionValidity,
+)
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService, Probe
@@ -44,7 +50,9 @@ from wschats.services.outbox import OutboxRelay
 from wschats.services.pictures import PictureService
 from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
+from wschats.services.sessions import EventSessions
 from wschats.services.storage import StorageCheck, sweep_grace_seconds
+from wschats.services.token_sweep import ExpiredTokenSweep
 from wschats.services.users import UserService
 
 log = logging.getLogger("wschats")
@@ -133,14 +141,21 @@ async def build_container(
     )
     closers.append(database.close)
     identity: IdentityService
+    validity: SessionValidity
     directory: DirectoryIdentity | None = None
+    session_check_seconds = settings.session_check_seconds
     if settings.identity == "usermanagement":
         user_management = build_user_management(settings)
         closers.append(user_management.close)
-        identity = user_management
+        identity = validity = user_management
+        # Its answers are cached that long: checking more often would learn nothing new.
+        session_check_seconds = max(session_check_seconds, settings.identity_cache_seconds)
     else:
         directory = DirectoryIdentity(database)
-        identity = directory
+        identity = validity = directory
+        sweep = ExpiredTokenSweep(directory, settings.expired_token_sweep_seconds)
+        sweep.start()
+        closers.append(sweep.close)
     blobs = await build_blob_store(settings)
     closers.append(blobs.close)
     previewer = InProcessPreviewer(
@@ -195,6 +210,16 @@ async def build_container(
         memory_cache_bytes=settings.preview_memory_cache_mb * 1024 * 1024,
     )
     closers.append(previews.close)  # closed first: it finishes its cache writes
+    sessions = EventSessions(
+        events,
+        validity,
+        clock,
+        per_user=settings.events_max_sockets_per_user,
+        per_process=settings.events_max_sockets,
+        check_seconds=session_check_seconds,
+    )
+    sessions.start()
+    closers.append(sessions.close)
     return Container(
         settings=settings,
         database=database,
@@ -214,6 +239,7 @@ async def build_container(
         attachments=attachments,
         pictures=pictures,
         storage=storage,
+        sessions=sessions,
         closers=closers,
     )
 

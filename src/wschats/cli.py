@@ -263,10 +263,32 @@ def token_issue(email: str | None, user_id: UUID | None, ttl: int | None) -> Non
 
 
 @token.command("revoke")
-@click.argument("value", metavar="TOKEN")
-def token_revoke(value: str) -> None:
-    """Revoke a token."""
+@click.argument("value", metavar="TOKEN", required=False)
+@click.option("--user", "every_token", is_flag=True, help="Every token of the user given")
+@click.option("--email", default=None)
+@click.option("--id", "user_id", type=click.UUID, default=None)
+def token_revoke(
+    value: str | None, every_token: bool, email: str | None, user_id: UUID | None
+) -> None:
+    """Revoke a token, or with --user every token of a user. Their event sockets close too,
+    on every serving process (within about WSC_SESSION_CHECK_SECONDS)."""
+    if not every_token and value is None and not (email or user_id):
+        raise click.UsageError("Missing argument TOKEN (or --user with --email or --id)")
+    if every_token == (value is not None) or (not every_token and (email or user_id)):
+        raise click.UsageError("give either TOKEN or --user with --email or --id")
     settings = _settings()
+    if every_token:
+        find = _lookup(email, user_id)
+        _migrate(settings)
+
+        async def revoke_all(directory: DirectoryIdentity) -> tuple[UUID, int]:
+            entry = await find(directory)
+            return UUID(str(entry.id)), await directory.revoke_user_tokens(entry.id)
+
+        owner, count = _run(settings, revoke_all)
+        click.echo(f"revoked {count} token(s) of {owner}")
+        return
+    assert value is not None
     _migrate(settings)
     if not _run(settings, lambda d: d.revoke_token(value)):
         raise click.ClickException("unknown token")

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     # Events: in-process by default, or amqp://...
     events_url: str | None = None
     events_queue_size: int = 1000
+    # Event sockets: caps (a socket beyond is refused), browser origins allowed besides the
+    # service's own (comma-separated, or "*"), and how often open sockets' sessions are checked
+    events_max_sockets_per_user: int = Field(16, ge=1)
+    events_max_sockets: int = Field(2000, ge=1)
+    events_allowed_origins: str = ""
+    session_check_seconds: float = Field(1.0, gt=0)
+    expired_token_sweep_seconds: float = Field(3600.0, gt=0)
 
     # XMPP: none by default
     xmpp: Literal["none", "ejabberd", "mongooseim"] = "none"

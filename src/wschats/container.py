@@ -23,6 +23,7 @@ from wschats.services.members import MemberService
 from wschats.services.pictures import PictureService
 from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
+from wschats.services.sessions import EventSessions
 from wschats.services.storage import StorageCheck
 from wschats.services.users import UserService
 
@@ -47,6 +48,7 @@ class Container:
     attachments: AttachmentService
     pictures: PictureService
     storage: StorageCheck
+    sessions: EventSessions
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

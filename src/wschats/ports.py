@@ -225,6 +225,12 @@ class UserDirectory(Protocol):
     async def disable(self, user_id: UUID) -> None: ...
     async def issue_token(self, user_id: UUID, ttl_seconds: int) -> str: ...
     async def revoke_token(self, token: str) -> bool: ...
+    async def revoke_user_tokens(self, user_id: UUID) -> int:
+        """Revoke every token of a user; how many were still valid."""
+
+    async def delete_expired_tokens(self) -> int:
+        """Delete the tokens past their expiry; how many."""
+
     async def check_password(self, email: str, password: str) -> UUID | None:
         """The user's id if the password matches (constant time whatever the outcome)."""
 
@@ -312,6 +318,11 @@ class StreamOverflowError(StreamClosedError):
     """The stream ended because its reader fell too far behind."""
 
 
+class SessionEndedError(StreamClosedError):
+    """The stream ended because its session did: token revoked, logged out or expired, or
+    user disabled."""
+
+
 class EventStream(Protocol):
     """The events of one user for one websocket connection, as JSON texts."""
 
@@ -320,6 +331,9 @@ class EventStream(Protocol):
     async def next(self) -> str:
         """The next event text; raises `StreamClosedError` once the stream has ended."""
 
+    def end_session(self) -> None:
+        """End the stream at once: its reader gets `SessionEndedError`, unread texts are lost."""
+
     async def close(self) -> None: ...
 
 
@@ -327,7 +341,14 @@ class EventDispatcher(Protocol):
     """event_dispatcher. Publishing is best-effort: it never raises."""
 
     async def publish(self, deliveries: Sequence[Delivery]) -> None: ...
-    async def subscribe(self, user_id: UUID, queue_id: UUID) -> EventStream: ...
+    async def subscribe(self, user_id: UUID, queue_id: UUID, session: str = "") -> EventStream:
+        """A stream of the events of `user_id`, opened for `session` (a key of its token)."""
+
+    async def end_sessions(self, user_id: UUID, session: str | None) -> None:
+        """End, on every process, the streams of `user_id` opened for `session` (all of them
+        for None) with `SessionEndedError`: an event published after this call reaches none
+        of them. Best-effort like publishing: it never raises."""
+
     async def health(self) -> bool: ...
     async def close(self) -> None: ...
 
@@ -369,6 +390,14 @@ class OutboxQueue(Protocol):
     async def retry_later(self, entry_id: int, error: str, at: datetime) -> None: ...
     async def backlog(self) -> tuple[int, datetime | None]:
         """Pending commands and when the oldest was recorded."""
+
+
+class SessionValidity(Protocol):
+    """Whether the tokens behind open event sockets still authenticate."""
+
+    async def valid_sessions(self, tokens: Sequence[str]) -> dict[str, datetime | None]:
+        """Those of `tokens` that still authenticate, each with its expiry (None: not known).
+        A token that cannot be checked now (its service is down) counts as valid."""
 
 
 class Clock(Protocol):

@@ -18,7 +18,7 @@ from wschats.adapters.events import StreamClosedError, StreamOverflowError
 from wschats.adapters.events.streams import BoundedStream
 from wschats.domain.events import Delivery, DomainEvent, RoomUpdated
 from wschats.domain.time import format_datetime, utc_now
-from wschats.ports import EventDispatcher, EventStream
+from wschats.ports import EventDispatcher, EventStream, SessionEndedError
 
 # The `make_pair` fixture (conftest.py): (publishing, subscribing) dispatcher.
 PairFactory = Callable[..., Awaitable[tuple[EventDispatcher, EventDispatcher]]]
@@ -147,6 +147,38 @@ async def test_closed_stream_ends_and_gets_nothing_more(
     assert names(await receive_json(staying, 1)) == ["after"]
     with pytest.raises(StreamClosedError):
         await receive(closing)
+
+
+async def texts_until_ended(stream: EventStream) -> list[str]:
+    """Every text the stream still gives, up to its end by `SessionEndedError`."""
+    texts: list[str] = []
+    with pytest.raises(SessionEndedError):
+        for _ in range(100):
+            texts.append(await receive(stream))
+    return texts
+
+
+async def test_ending_a_session_ends_its_streams_before_any_later_event(
+    make_pair: PairFactory, new_user: NewUser
+) -> None:
+    publisher, subscriber = await make_pair()
+    user, other = new_user(), new_user()
+    ended = [await subscriber.subscribe(user, uuid4(), "s1") for _ in range(2)]
+    kept = await subscriber.subscribe(user, uuid4(), "s2")
+    other_user_same_key = await subscriber.subscribe(other, uuid4(), "s1")
+
+    await publisher.publish([Delivery(updated("before"), (user, other))])
+    await publisher.end_sessions(user, "s1")
+    await publisher.publish([Delivery(updated("after"), (user, other))])
+
+    for stream in ended:
+        assert "after" not in names([json.loads(t) for t in await texts_until_ended(stream)])
+    assert names(await receive_json(kept, 2)) == ["before", "after"]
+    assert names(await receive_json(other_user_same_key, 2)) == ["before", "after"]
+
+    await publisher.end_sessions(user, None)  # every session of the user
+    await publisher.publish([Delivery(updated("last"), (user,))])
+    assert await texts_until_ended(kept) == []
 
 
 async def test_queue_id_is_the_connections(make_pair: PairFactory, new_user: NewUser) -> None:

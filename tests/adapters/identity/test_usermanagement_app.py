@@ -13,7 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.adapters.identity.user_management_endpoint import (
     UserManagementEndpoint,
@@ -253,5 +253,50 @@ async def test_the_events_websocket_authenticates_through_user_management(
                 ):
                     pass
             assert refused.value.response.status_code == expected
+    finally:
+        server.stop()
+
+
+async def test_event_sockets_are_checked_again_each_cache_period(
+    endpoint: UserManagementEndpoint, tmp_path: Path
+) -> None:
+    alice = person(endpoint, "alice")
+    server = ServerProcess(
+        env=server_env(
+            tmp_path,
+            f"sqlite:///{tmp_path / 'wschats.db'}",
+            {
+                "WSC_IDENTITY": "usermanagement",
+                "WSC_IDENTITY_URL": endpoint.url,
+                "WSC_IDENTITY_CACHE_SECONDS": "0.5",
+                "WSC_SESSION_CHECK_SECONDS": "0.2",
+            },
+        ),
+        log_path=tmp_path / "server.log",
+    )
+    server.start()
+    try:
+        headers = {"Cookie": f"ZM_AUTH_TOKEN={alice.token}"}
+        async with connect(server.ws_url + "/events", additional_headers=headers) as ws:
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == (
+                "websocketConnected"
+            )
+            # User-management failing: the socket is not ended for it.
+            for _ in range(3):
+                endpoint.answer(500)
+            async with asyncio.timeout(30):
+                while True:
+                    if not endpoint.scripted:
+                        break
+                    await asyncio.sleep(0.05)
+            await ws.send('{"type":"ping"}')
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong"}
+            # The token revoked in user-management: the next check ends the socket.
+            del endpoint.sessions[alice.token]
+            with pytest.raises(ConnectionClosed) as closed:
+                async with asyncio.timeout(30):
+                    while True:
+                        await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     finally:
         server.stop()

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from uuid import UUID
 
-from wschats.adapters.events.streams import BoundedStream, event_text
+from wschats.adapters.events.streams import ALL_SESSIONS, BoundedStream, event_text
 from wschats.domain.events import Delivery
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,12 @@ class InProcessEventDispatcher:
                 for stream in tuple(self._streams.get(user_id, ())):
                     stream.offer(text)
 
-    async def subscribe(self, user_id: UUID, queue_id: UUID) -> BoundedStream:
+    async def end_sessions(self, user_id: UUID, session: str | None) -> None:
+        for stream in tuple(self._streams.get(user_id, ())):
+            if stream.ends_with(session or ALL_SESSIONS):
+                stream.end_session()
+
+    async def subscribe(self, user_id: UUID, queue_id: UUID, session: str = "") -> BoundedStream:
         async def release(stream: BoundedStream) -> None:
             streams = self._streams.get(user_id)
             if streams is not None:
@@ -40,7 +45,7 @@ class InProcessEventDispatcher:
                 if not streams:
                     del self._streams[user_id]
 
-        stream = BoundedStream(queue_id, self._queue_size, release)
+        stream = BoundedStream(queue_id, self._queue_size, release, session)
         if self._closed:
             await stream.close()
         else:

@@ -31,7 +31,12 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
-from wschats.adapters.events.streams import BoundedStream, event_text
+from wschats.adapters.events.streams import (
+    ALL_SESSIONS,
+    END_SESSION_HEADER,
+    BoundedStream,
+    event_text,
+)
 from wschats.domain.events import Delivery
 
 log = logging.getLogger(__name__)
@@ -66,8 +71,9 @@ class _BrokerStream(BoundedStream):
         queue_id: UUID,
         maxsize: int,
         release: Callable[[BoundedStream], Awaitable[None]],
+        session: str,
     ) -> None:
-        super().__init__(queue_id, maxsize, release)
+        super().__init__(queue_id, maxsize, release, session)
         self.user_id = user_id
         self.queue_name = f"{user_id}/{queue_id}"
         self.link: _Link | None = None
@@ -75,6 +81,13 @@ class _BrokerStream(BoundedStream):
         self.consumer_tag: str | None = None
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
+        ended = (message.headers or {}).get(END_SESSION_HEADER)
+        if ended is not None:
+            if isinstance(ended, bytes):
+                ended = ended.decode("utf-8", errors="replace")
+            if self.ends_with(str(ended)):
+                self.end_session()
+            return
         # Bodies are forwarded unchanged; `replace` only guards against foreign publishers.
         self.offer(message.body.decode("utf-8", errors="replace"))
 
@@ -170,8 +183,33 @@ class RabbitMqEventDispatcher:
             # Best-effort: the rest of this call's events are dropped, the request goes on.
             log.warning("publishing events failed, dropping them: %r", error)
 
-    async def subscribe(self, user_id: UUID, queue_id: UUID) -> BoundedStream:
-        stream = _BrokerStream(user_id, queue_id, self._queue_size, self._release)
+    async def end_sessions(self, user_id: UUID, session: str | None) -> None:
+        # Through the user's exchange, like the events: every process's streams of the user
+        # get it, and after any event published before it. Streams of this process end
+        # without waiting for the broker (and even if it is down).
+        for stream in tuple(self._streams):
+            if stream.user_id == user_id and stream.ends_with(session or ALL_SESSIONS):
+                stream.end_session()
+        message = aio_pika.Message(b"", headers={END_SESSION_HEADER: session or ALL_SESSIONS})
+        await self._publish_to(user_id, message)
+
+    async def _publish_to(self, user_id: UUID, message: aio_pika.Message) -> None:
+        link = self._link
+        if link is None or not link.usable:
+            log.debug("broker unavailable, dropping a session end of %s", user_id)
+            return
+        try:
+            async with asyncio.timeout(self._operation_timeout):
+                exchange = link.exchanges.get(user_id)
+                if exchange is None:
+                    exchange = await self._declare_exchange(link.publisher, user_id)
+                    link.exchanges[user_id] = exchange
+                await exchange.publish(message, routing_key="", mandatory=False)
+        except Exception as error:
+            log.warning("publishing a session end failed: %r", error)
+
+    async def subscribe(self, user_id: UUID, queue_id: UUID, session: str = "") -> BoundedStream:
+        stream = _BrokerStream(user_id, queue_id, self._queue_size, self._release, session)
         if self._closed:
             await stream.close()
             return stream

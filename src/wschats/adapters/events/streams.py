@@ -14,7 +14,12 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from wschats.domain.events import DomainEvent
-from wschats.ports import StreamClosedError, StreamOverflowError
+from wschats.ports import SessionEndedError, StreamClosedError, StreamOverflowError
+
+# The header of a broker message that ends sessions instead of carrying an event: the session
+# key, or `ALL_SESSIONS`.
+END_SESSION_HEADER = "wsc-end-session"
+ALL_SESSIONS = "*"
 
 
 def event_text(event: DomainEvent) -> str:
@@ -34,18 +39,21 @@ class BoundedStream:
         queue_id: UUID,
         maxsize: int,
         release: Callable[[BoundedStream], Awaitable[None]],
+        session: str = "",
     ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
         self.queue_id = queue_id
+        self.session = session
         self._maxsize = maxsize
         self._release = release
         self._texts: deque[str] = deque()
         self._changed = asyncio.Event()
         self._failure: type[StreamClosedError] | None = None
         self._released = False
-        # Holds the clean-up started by an overflow so it is not garbage-collected mid-way.
-        self._overflow_cleanup: asyncio.Task[None] | None = None
+        # Holds the clean-up started by an overflow or a session end so it is not
+        # garbage-collected mid-way.
+        self._cleanup: asyncio.Task[None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -60,26 +68,36 @@ class BoundedStream:
         if self._failure is not None:
             return
         if len(self._texts) >= self._maxsize:
-            self._fail(StreamOverflowError)
-            self._overflow_cleanup = asyncio.get_running_loop().create_task(self._run_release())
+            self._end(StreamOverflowError)
             return
         self._texts.append(text)
         self._changed.set()
+
+    def ends_with(self, session: str) -> bool:
+        """Whether ending `session` (a key or `ALL_SESSIONS`) ends this stream."""
+        return session in (ALL_SESSIONS, self.session)
+
+    def end_session(self) -> None:
+        self._end(SessionEndedError)
 
     async def next(self) -> str:
         """The next text; raises `StreamClosedError` (or its `StreamOverflowError`) once ended."""
         while not self._texts and self._failure is None:
             self._changed.clear()
             await self._changed.wait()
-        if self._failure is StreamOverflowError:
-            raise StreamOverflowError(f"event stream {self.queue_id} overflowed")
         if self._failure is not None:
-            raise StreamClosedError(f"event stream {self.queue_id} is closed")
+            raise self._failure(f"event stream {self.queue_id} has ended")
         return self._texts.popleft()
 
     async def close(self) -> None:
         self._fail(StreamClosedError)
         await self._run_release()
+
+    def _end(self, failure: type[StreamClosedError]) -> None:
+        if self._failure is not None:
+            return
+        self._fail(failure)
+        self._cleanup = asyncio.get_running_loop().create_task(self._run_release())
 
     def _fail(self, failure: type[StreamClosedError]) -> None:
         if self._failure is None:

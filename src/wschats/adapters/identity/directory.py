@@ -13,13 +13,13 @@ import re
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
@@ -70,6 +70,11 @@ _AUTHENTICATE = key_lookup(
 )
 
 
+# Tokens checked per statement by `valid_sessions`: well below every database's bound on
+# parameters.
+_SESSION_CHECK_CHUNK = 500
+
+
 class DirectoryIdentity:
     """Implements both `IdentityService` and `UserDirectory` on the database."""
 
@@ -109,6 +114,31 @@ class DirectoryIdentity:
 
     async def health(self) -> bool:
         return await self._db.health()
+
+    # ------------------------------------------------------------ SessionValidity
+
+    async def valid_sessions(self, tokens: Sequence[str]) -> dict[str, datetime | None]:
+        by_hash = {token_hash(token): token for token in tokens}
+        hashes = list(by_hash)
+        valid: dict[str, datetime | None] = {}
+        now = utc_now()
+        for start in range(0, len(hashes), _SESSION_CHECK_CHUNK):
+            async with self._db.unit_of_work() as uow:
+                rows = await uow.connection.execute(
+                    select(t.directory_token.c.token_hash, t.directory_token.c.expires_at)
+                    .join(t.directory_user, t.directory_token.c.user_id == t.directory_user.c.id)
+                    .where(
+                        t.directory_token.c.token_hash.in_(
+                            hashes[start : start + _SESSION_CHECK_CHUNK]
+                        ),
+                        t.directory_token.c.revoked.is_(False),
+                        t.directory_user.c.disabled.is_(False),
+                    )
+                )
+                for row in rows:
+                    if row.expires_at > now:
+                        valid[by_hash[row.token_hash]] = row.expires_at
+        return valid
 
     # ------------------------------------------------------------ UserDirectory
 
@@ -227,6 +257,28 @@ class DirectoryIdentity:
             )
             await uow.commit()
         return bool(result.rowcount)
+
+    async def revoke_user_tokens(self, user_id: UUID) -> int:
+        async with self._db.unit_of_work(write=True) as uow:
+            result = await uow.connection.execute(
+                update(t.directory_token)
+                .where(
+                    t.directory_token.c.user_id == user_id,
+                    t.directory_token.c.revoked.is_(False),
+                    t.directory_token.c.expires_at > utc_now(),
+                )
+                .values(revoked=True)
+            )
+            await uow.commit()
+        return int(result.rowcount or 0)
+
+    async def delete_expired_tokens(self) -> int:
+        async with self._db.unit_of_work(write=True) as uow:
+            result = await uow.connection.execute(
+                delete(t.directory_token).where(t.directory_token.c.expires_at <= utc_now())
+            )
+            await uow.commit()
+        return int(result.rowcount or 0)
 
     async def check_password(self, email: str, password: str) -> UUID | None:
         async with self._db.unit_of_work() as uow:

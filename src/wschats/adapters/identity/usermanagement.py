@@ -46,6 +46,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
 from uuid import UUID
@@ -58,6 +59,8 @@ from wschats.domain.model import UserProfile, UserType
 log = logging.getLogger(__name__)
 
 AUTH_COOKIE = "ZM_AUTH_TOKEN"
+# Open sessions re-validated concurrently, at most.
+_SESSION_CHECKS_AT_ONCE = 20
 _T = TypeVar("_T")
 # RFC 6265 cookie-octet: anything else could not be sent as the cookie unchanged (or would add
 # another cookie, or another header), so such a token cannot be one user-management issued.
@@ -105,6 +108,24 @@ class UserManagementIdentity:
             task.add_done_callback(lambda done: self._forget(token, done))
         # Shielded: a caller that goes away does not cancel the lookup others wait for.
         return await asyncio.shield(task)
+
+    async def valid_sessions(self, tokens: Sequence[str]) -> dict[str, datetime | None]:
+        """Asks `/users/myself/` again (the cache answers within its period): user-management
+        says nothing of a token's expiry, so None. A token it cannot answer for stays valid."""
+        valid: dict[str, datetime | None] = {}
+        unique = list(dict.fromkeys(tokens))
+        for start in range(0, len(unique), _SESSION_CHECKS_AT_ONCE):
+            chunk = unique[start : start + _SESSION_CHECKS_AT_ONCE]
+            answers = await asyncio.gather(
+                *(self.authenticate(token) for token in chunk), return_exceptions=True
+            )
+            for token, answer in zip(chunk, answers, strict=True):
+                if answer is None:
+                    continue
+                if isinstance(answer, BaseException) and not isinstance(answer, Exception):
+                    raise answer
+                valid[token] = None
+        return valid
 
     async def get_user(self, user_id: UUID, *, token: str) -> UserProfile | None:
         path = f"/users/id/{user_id}"

@@ -34,6 +34,7 @@ async def login(body: LoginRequest, services: Services) -> Response:
 @router.delete("/auth/token", operation_id="logout", status_code=204)
 async def logout(caller: Caller, services: Services) -> Response:
     await services.auth.logout(caller)
+    await services.sessions.end(caller.user_id, caller.token)  # its event sockets, everywhere
     response = Response(status_code=204)
     response.delete_cookie(AUTH_COOKIE, path="/")
     return response
