@@ -32,6 +32,9 @@ Formats
   previewed from their first frame, and the output is a still picture.
 - Output format: as requested, else the source format when JPEG/PNG/GIF/WEBP, else JPEG
   (always JPEG for PDF thumbnails). Mime type `image/<format>`.
+- Outputs carry no metadata of their source: no EXIF (GPS included), XMP, comments, PNG
+  text chunks or colour profile. A source's profile is applied instead (pixels converted to
+  sRGB), so colours stay right; a profile that cannot be read leaves the pixels as they are.
 - EXIF orientation is applied. Palette, greyscale, 1-bit, CMYK and 16-bit pictures are
   converted to RGB (RGBA when they have transparency) before scaling, so scaling blends.
 - Quality lowest..highest is JPEG/WEBP quality 0/15/50/80/95 (0 is valid for both
