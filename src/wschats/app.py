@@ -20,7 +20,6 @@ from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispa
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
-from wschats.adapters.preview.pictures import PillowPictureInspector
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
 from wschats.api.errors import install_error_handlers
 from wschats.api.limits import RequestLimits, rate_limiter
@@ -147,6 +146,7 @@ async def build_container(
         workers=settings.preview_workers,
         max_pixels=settings.preview_max_pixels,
         timeout_seconds=settings.preview_timeout_seconds,
+        picture_max_side=settings.picture_max_side_px,
     )
     closers.append(previewer.close)
     events = await build_events(settings)
@@ -181,7 +181,7 @@ async def build_container(
         blobs,
         capabilities,
         clock,
-        PillowPictureInspector(max_pixels=settings.preview_max_pixels),
+        previewer,
     )
     closers += [attachments.close, pictures.close]
     storage = StorageCheck(database, blobs)

@@ -1,7 +1,9 @@
-"""previewer_service, embedded: `InProcessPreviewer` renders previews in worker processes.
+"""previewer_service, embedded: `InProcessPreviewer` renders previews, and re-encodes room and
+user pictures, in worker processes.
 
-Modules: `inprocess` (the port: pool, time limits, failures), `worker` (the picklable entry
-point run in the pool), `geometry` (sizes), `images` (Pillow), `pdfs` (pypdfium2).
+Modules: `inprocess` (the ports: pool, time limits, failures), `worker` (the picklable entry
+points run in the pool), `geometry` (sizes), `images` (Pillow), `pdfs` (pypdfium2),
+`pictures` (what is stored of an uploaded picture: its rules are in that module).
 
 Behaviour (decisions D6 first, then files-and-previews.md), and the edge cases the docs
 leave open, as decided here:
