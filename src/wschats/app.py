@@ -21,6 +21,7 @@ from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
+from wschats.api.docs import install_docs
 from wschats.api.errors import install_error_handlers
 from wschats.api.limits import RequestLimits, rate_limiter
 from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
@@ -247,11 +248,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="wschats: Workstream Collaboration Chats API",
         version="1.3.1",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,  # not served: its assets would come from a CDN
     )
     app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
     register_routes(app)
     install_openapi(app, base_path=settings.base_path)
+    if settings.api_docs:
+        install_docs(app, base_path=settings.base_path)
     if metrics is not None:
         install_metrics(app, metrics, token=settings.metrics_token or None)
     # The last added runs first: NoSniff, TraceId, PathNormalizer, RequestObserver, RequestLimits,

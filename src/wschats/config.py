@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     port: int = 10000
     base_path: str = ""  # e.g. /services/chats: every path is also served under it
     data_dir: Path = Path("./data")
+    api_docs: bool = True  # Swagger UI at /docs, its assets served by wschats (no CDN)
 
     # Operations: logs and metrics
     log_format: Literal["json", "text"] = "json"  # how `wschats serve` writes its logs
