@@ -20,6 +20,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from schemathesis.specs.openapi.formats import unregister_string_format
 
 from tests.conftest import PG_ADMIN_URL
 from tests.contract import operation_for, validate_response
+from tests.security.fuzz_report import FuzzReport
+from tests.security.fuzz_report import fuzz_report as report_of
 from tests.servers import create_user
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
@@ -124,6 +127,12 @@ class FuzzServer:
             assert response.status_code == 200, response.text
             token = response.json()["zmToken"]
         return {"Authorization": f"Bearer {token}"}
+
+    def assert_session_kept(self) -> None:
+        """The fuzzing user's token still works: nothing the fuzzing sent logged it out."""
+        with self.client() as client:
+            response = client.get("/users/capabilities", headers=self.headers(""))
+        assert response.status_code == 200, f"the fuzzing lost its session: {response.text}"
 
     def reset(self) -> None:
         """Empty every table but the users (what a test starts from)."""
@@ -248,6 +257,11 @@ async def fuzz_server(
 
 
 @pytest.fixture
+def report(pytestconfig: pytest.Config) -> FuzzReport:
+    return report_of(pytestconfig)
+
+
+@pytest.fixture
 def known_ids() -> Iterator[Callable[[list[str]], None]]:
     """Draw `format: uuid` values from the given ids most of the time (Schemathesis keeps
     string formats in one registry: restored after the test)."""
@@ -301,6 +315,7 @@ def _fuzz(
     label: str,
     known_ids: Callable[[list[str]], None],
     checks_to_run: list[Any],
+    record: Callable[[int], None],
 ) -> None:
     server.reset()
     world = server.build_world()
@@ -325,30 +340,73 @@ def _fuzz(
     def run(case: Any) -> None:
         response = case.call(headers=server.headers(label))
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        record(response.status_code)
         case.validate_response(response, checks=checks_to_run)
 
     run()
     assert seen, f"{label}: nothing was sent"
+    server.assert_session_kept()
+
+
+def _content_length_schemas(document: dict[str, Any]) -> list[Any]:
+    """The schema of every Content-Length header parameter of every operation."""
+    parameters = document["components"]["parameters"]
+    found = []
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            for parameter in operation.get("parameters", []):
+                if "$ref" in parameter:
+                    parameter = parameters[parameter["$ref"].rsplit("/", 1)[-1]]
+                if parameter["in"] == "header" and parameter["name"].lower() == "content-length":
+                    found.append(parameter["schema"])
+    return found
+
+
+def test_the_fuzzed_documents_declare_content_length_as_an_integer(
+    fuzz_server: FuzzServer,
+) -> None:
+    """The contract writes `type: long` for the three upload operations' Content-Length,
+    which Schemathesis 4 refuses; both documents fuzzed here read it as an integer."""
+    assert [s["type"] for s in _content_length_schemas(contract())] == ["long"] * 3
+    with fuzz_server.client() as client:
+        served = client.get("/openapi.json").json()
+    for document in (loadable_contract(), served):
+        schemas = _content_length_schemas(document)
+        assert len(schemas) == 3
+        assert all(s == {"type": "integer", "format": "int64", "minimum": 0} for s in schemas)
+        assert "'long'" not in repr(document)
 
 
 @pytest.mark.parametrize("label", SERVER_OPERATIONS)
 def test_server_document(
-    fuzz_server: FuzzServer, label: str, known_ids: Callable[[list[str]], None]
+    fuzz_server: FuzzServer,
+    label: str,
+    known_ids: Callable[[list[str]], None],
+    report: FuzzReport,
 ) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_server.app)
-    _fuzz(fuzz_server, schema, label, known_ids, SERVER_CHECKS)
+    record = partial(report.add, "schemathesis, the server's document")
+    _fuzz(fuzz_server, schema, label, known_ids, SERVER_CHECKS, record)
 
 
 @pytest.mark.parametrize("label", CONTRACT_OPERATIONS)
 def test_contract(
-    fuzz_server: FuzzServer, label: str, known_ids: Callable[[list[str]], None]
+    fuzz_server: FuzzServer,
+    label: str,
+    known_ids: Callable[[list[str]], None],
+    report: FuzzReport,
 ) -> None:
     schema = schemathesis.openapi.from_dict(loadable_contract())
     schema.app = fuzz_server.app
-    _fuzz(fuzz_server, schema, label, known_ids, CONTRACT_CHECKS)
+    record = partial(report.add, "schemathesis, the contract")
+    _fuzz(fuzz_server, schema, label, known_ids, CONTRACT_CHECKS, record)
 
 
-def test_stateful(fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None]) -> None:
+def test_stateful(
+    fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None], report: FuzzReport
+) -> None:
     """Sequences that follow the links Schemathesis infers (a created room's id into the
     room's operations, and so on); every scenario starts from an empty database."""
     loaded = schemathesis.openapi.from_asgi("/openapi.json", fuzz_server.app)
@@ -380,6 +438,7 @@ def test_stateful(fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None
         def after_call(self, response: Any, case: Any) -> None:
             key = (case.operation.label, response.status_code)
             statuses[key] = statuses.get(key, 0) + 1
+            report.add("schemathesis, stateful sequences", response.status_code)
 
         def validate_response(
             self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
@@ -406,3 +465,4 @@ def test_stateful(fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None
     assert created > 0, f"no room was created, the sequences stayed shallow: {statuses}"
     followed = {label for (label, status), _ in statuses.items() if status < 300 and "{" in label}
     assert followed, f"no link into a created resource succeeded: {statuses}"
+    fuzz_server.assert_session_kept()
