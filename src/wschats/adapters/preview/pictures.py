@@ -7,6 +7,11 @@ itself, never the uploaded bytes: decoded whole (a truncated file is refused), u
 orientation applied), at most `max_side` pixels on its long side (aspect kept, never
 enlarged), in sRGB, with no metadata (EXIF, GPS, XMP, comments, text chunks, profile).
 
+Truncation: a file cut anywhere fails to decode, and a PNG whose image data holds fewer rows
+than its header declares is refused too (Pillow would fill them in). A JPEG cut and then
+closed with an end marker is the one case left: libjpeg fills the missing rows in and does
+not say so through Pillow; the stored picture is still whole, with grey rows.
+
 Stored types: JPEG stays JPEG (quality 85), PNG stays PNG, WebP stays WebP (quality 85,
 alpha kept), GIF becomes PNG (a resized GIF would lose colours to its palette; PNG keeps
 them and transparency). Animated GIF, PNG or WebP: the first frame, as a still picture.
