@@ -20,12 +20,12 @@ from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispa
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
-from wschats.adapters.preview.pictures import PillowPictureInspector
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
+from wschats.api.docs import install_docs
 from wschats.api.errors import install_error_handlers
 from wschats.api.limits import RequestLimits, rate_limiter
 from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
-from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
+from wschats.api.middleware import NoSniff, PathNormalizer, TraceIdMiddleware
 from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
 from wschats.api.preview_shortcut import PreviewShortcut
@@ -162,6 +162,7 @@ async def build_container(
         workers=settings.preview_workers,
         max_pixels=settings.preview_max_pixels,
         timeout_seconds=settings.preview_timeout_seconds,
+        picture_max_side=settings.picture_max_side_px,
     )
     closers.append(previewer.close)
     events = await build_events(settings)
@@ -196,7 +197,7 @@ async def build_container(
         blobs,
         capabilities,
         clock,
-        PillowPictureInspector(max_pixels=settings.preview_max_pixels),
+        previewer,
     )
     closers += [attachments.close, pictures.close]
     storage = StorageCheck(database, blobs)
@@ -273,14 +274,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="wschats: Workstream Collaboration Chats API",
         version="1.3.1",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,  # not served: its assets would come from a CDN
     )
     app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
     register_routes(app)
     install_openapi(app, base_path=settings.base_path)
+    if settings.api_docs:
+        install_docs(app, base_path=settings.base_path)
     if metrics is not None:
         install_metrics(app, metrics, token=settings.metrics_token or None)
-    # The last added runs first: TraceId, PathNormalizer, RequestObserver, RequestLimits,
+    # The last added runs first: NoSniff, TraceId, PathNormalizer, RequestObserver, RequestLimits,
     # PreviewShortcut.
     app.add_middleware(PreviewShortcut)
     app.add_middleware(
@@ -291,4 +296,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestObserver, metrics=metrics)
     app.add_middleware(PathNormalizer, base_path=settings.base_path)
     app.add_middleware(TraceIdMiddleware)
+    app.add_middleware(NoSniff)
     return app

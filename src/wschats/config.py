@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     port: int = 10000
     base_path: str = ""  # e.g. /services/chats: every path is also served under it
     data_dir: Path = Path("./data")
+    api_docs: bool = True  # Swagger UI at /docs, its assets served by wschats (no CDN)
 
     # Operations: logs and metrics
     log_format: Literal["json", "text"] = "json"  # how `wschats serve` writes its logs
@@ -63,6 +64,8 @@ class Settings(BaseSettings):
     preview_max_pixels: int = 50_000_000
     preview_timeout_seconds: float = 60.0
     preview_memory_cache_mb: int = Field(64, ge=0)  # small previews also kept in memory
+    # Room and user pictures are stored re-encoded, at most this many pixels on the long side
+    picture_max_side_px: int = Field(1024, ge=16, le=8192)
 
     # Events: in-process by default, or amqp://...
     events_url: str | None = None

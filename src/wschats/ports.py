@@ -290,11 +290,14 @@ class BlobStore(Protocol):
     async def close(self) -> None: ...
 
 
-class PictureInspector(Protocol):
-    """Checks an uploaded picture (part of previewer_service's image handling)."""
+class PictureNormaliser(Protocol):
+    """Turns an uploaded picture into the one stored (part of previewer_service's image
+    handling)."""
 
-    async def picture_type(self, data: bytes) -> str:
-        """The mime type of a whole, decodable picture of an allowed type; else `BadRequest`."""
+    async def normalise_picture(self, data: bytes) -> Rendered:
+        """`data` decoded whole and re-encoded at a bounded size, without metadata, with the
+        stored bytes' mime type; `BadRequest` when it is not a whole picture of an allowed
+        type (truncated, too many pixels, not an image)."""
 
 
 class Previewer(Protocol):

@@ -17,7 +17,7 @@ from tests.conftest import Api, User, Users
 from tests.files.support import image_bytes, new_group, upload_attachment
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
-from wschats.adapters.preview.pictures import PillowPictureInspector
+from wschats.adapters.preview import InProcessPreviewer
 from wschats.app import SystemClock
 from wschats.config import Settings
 from wschats.container import Container
@@ -47,6 +47,7 @@ class Recording:
     def __init__(self, database: SqlDatabase, container: Container) -> None:
         self.database = database
         clock = SystemClock()
+        assert isinstance(container.previewer, InProcessPreviewer)
         self.attachments = AttachmentService(
             database, container.blobs, clock, max_attachment_bytes=1024 * 1024
         )
@@ -56,7 +57,7 @@ class Recording:
             container.blobs,
             container.users.capabilities(),
             clock,
-            PillowPictureInspector(max_pixels=50_000_000),
+            container.previewer,
         )
         self.queue = SqlOutboxQueue(database)
 

@@ -205,10 +205,15 @@ MATRIX: dict[tuple[str, str], Entry] = {
         Probe("document", "/openapi.json", public(200), UNTYPED, mutates=False)
     ),
     ("GET", "/docs"): entry(Probe("docs", "/docs", public(200), UNTYPED, mutates=False)),
-    ("GET", "/docs/oauth2-redirect"): entry(
-        Probe("docs", "/docs/oauth2-redirect", public(200), UNTYPED, mutates=False)
+    ("GET", "/docs/assets/{name}"): entry(
+        Probe(
+            "docs asset",
+            "/docs/assets/swagger-ui-bundle.js",
+            public(200),
+            UNTYPED,
+            mutates=False,
+        )
     ),
-    ("GET", "/redoc"): entry(Probe("docs", "/redoc", public(200), UNTYPED, mutates=False)),
     ("POST", "/auth/login"): entry(
         Probe(
             "login with a password",

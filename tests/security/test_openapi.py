@@ -37,8 +37,7 @@ NOT_IN_DOCUMENT = {
     "/metrics",
     "/openapi.json",
     "/docs",
-    "/docs/oauth2-redirect",
-    "/redoc",
+    "/docs/assets/{name}",
 }
 DOWNLOADS = {"getRoomPicture", "getUserPicture", "getAttachment"}
 DOWNLOAD_HEADERS = {"Range", "If-Range", "If-None-Match"}  # D5

@@ -12,6 +12,10 @@ pictures, a meeting); identifiers are drawn from that world's ids as well as at 
 requests reach past "not found"; previews also get areas they can be rendered at. Uploads are
 fuzzed too: attachments with random bytes are stored, while random bytes never pass the
 picture uploads' image check (400), so those exercise their refusals only.
+
+What Schemathesis does not reach is fuzzed with strategies of this module: Range, If-Range
+and If-None-Match on downloads, fileName and mimeType on uploads, originalMessageSentAt of
+forwarded messages. The run ends with a summary of the cases sent and their statuses.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,8 @@ from schemathesis.specs.openapi.formats import unregister_string_format
 
 from tests.conftest import PG_ADMIN_URL
 from tests.contract import operation_for, validate_response
+from tests.security.fuzz_report import FuzzReport
+from tests.security.fuzz_report import fuzz_report as report_of
 from tests.servers import create_user
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
@@ -124,6 +132,12 @@ class FuzzServer:
             assert response.status_code == 200, response.text
             token = response.json()["zmToken"]
         return {"Authorization": f"Bearer {token}"}
+
+    def assert_session_kept(self) -> None:
+        """The fuzzing user's token still works: nothing the fuzzing sent logged it out."""
+        with self.client() as client:
+            response = client.get("/users/capabilities", headers=self.headers(""))
+        assert response.status_code == 200, f"the fuzzing lost its session: {response.text}"
 
     def reset(self) -> None:
         """Empty every table but the users (what a test starts from)."""
@@ -248,6 +262,11 @@ async def fuzz_server(
 
 
 @pytest.fixture
+def report(pytestconfig: pytest.Config) -> FuzzReport:
+    return report_of(pytestconfig)
+
+
+@pytest.fixture
 def known_ids() -> Iterator[Callable[[list[str]], None]]:
     """Draw `format: uuid` values from the given ids most of the time (Schemathesis keeps
     string formats in one registry: restored after the test)."""
@@ -301,6 +320,7 @@ def _fuzz(
     label: str,
     known_ids: Callable[[list[str]], None],
     checks_to_run: list[Any],
+    record: Callable[[int], None],
 ) -> None:
     server.reset()
     world = server.build_world()
@@ -325,30 +345,73 @@ def _fuzz(
     def run(case: Any) -> None:
         response = case.call(headers=server.headers(label))
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
+        record(response.status_code)
         case.validate_response(response, checks=checks_to_run)
 
     run()
     assert seen, f"{label}: nothing was sent"
+    server.assert_session_kept()
+
+
+def _content_length_schemas(document: dict[str, Any]) -> list[Any]:
+    """The schema of every Content-Length header parameter of every operation."""
+    parameters = document["components"]["parameters"]
+    found = []
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method not in ("get", "put", "post", "delete", "patch"):
+                continue
+            for parameter in operation.get("parameters", []):
+                if "$ref" in parameter:
+                    parameter = parameters[parameter["$ref"].rsplit("/", 1)[-1]]
+                if parameter["in"] == "header" and parameter["name"].lower() == "content-length":
+                    found.append(parameter["schema"])
+    return found
+
+
+def test_the_fuzzed_documents_declare_content_length_as_an_integer(
+    fuzz_server: FuzzServer,
+) -> None:
+    """The contract writes `type: long` for the three upload operations' Content-Length,
+    which Schemathesis 4 refuses; both documents fuzzed here read it as an integer."""
+    assert [s["type"] for s in _content_length_schemas(contract())] == ["long"] * 3
+    with fuzz_server.client() as client:
+        served = client.get("/openapi.json").json()
+    for document in (loadable_contract(), served):
+        schemas = _content_length_schemas(document)
+        assert len(schemas) == 3
+        assert all(s == {"type": "integer", "format": "int64", "minimum": 0} for s in schemas)
+        assert "'long'" not in repr(document)
 
 
 @pytest.mark.parametrize("label", SERVER_OPERATIONS)
 def test_server_document(
-    fuzz_server: FuzzServer, label: str, known_ids: Callable[[list[str]], None]
+    fuzz_server: FuzzServer,
+    label: str,
+    known_ids: Callable[[list[str]], None],
+    report: FuzzReport,
 ) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_server.app)
-    _fuzz(fuzz_server, schema, label, known_ids, SERVER_CHECKS)
+    record = partial(report.add, "schemathesis, the server's document")
+    _fuzz(fuzz_server, schema, label, known_ids, SERVER_CHECKS, record)
 
 
 @pytest.mark.parametrize("label", CONTRACT_OPERATIONS)
 def test_contract(
-    fuzz_server: FuzzServer, label: str, known_ids: Callable[[list[str]], None]
+    fuzz_server: FuzzServer,
+    label: str,
+    known_ids: Callable[[list[str]], None],
+    report: FuzzReport,
 ) -> None:
     schema = schemathesis.openapi.from_dict(loadable_contract())
     schema.app = fuzz_server.app
-    _fuzz(fuzz_server, schema, label, known_ids, CONTRACT_CHECKS)
+    record = partial(report.add, "schemathesis, the contract")
+    _fuzz(fuzz_server, schema, label, known_ids, CONTRACT_CHECKS, record)
 
 
-def test_stateful(fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None]) -> None:
+def test_stateful(
+    fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None], report: FuzzReport
+) -> None:
     """Sequences that follow the links Schemathesis infers (a created room's id into the
     room's operations, and so on); every scenario starts from an empty database."""
     loaded = schemathesis.openapi.from_asgi("/openapi.json", fuzz_server.app)
@@ -380,6 +443,7 @@ def test_stateful(fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None
         def after_call(self, response: Any, case: Any) -> None:
             key = (case.operation.label, response.status_code)
             statuses[key] = statuses.get(key, 0) + 1
+            report.add("schemathesis, stateful sequences", response.status_code)
 
         def validate_response(
             self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
@@ -406,3 +470,105 @@ def test_stateful(fuzz_server: FuzzServer, known_ids: Callable[[list[str]], None
     assert created > 0, f"no room was created, the sequences stayed shallow: {statuses}"
     followed = {label for (label, status), _ in statuses.items() if status < 300 and "{" in label}
     assert followed, f"no link into a created resource succeeded: {statuses}"
+    fuzz_server.assert_session_kept()
+
+
+# ------------------------------------------------------------------------------------------
+# Headers and dates Schemathesis does not fuzz: hypothesis strategies of their own
+
+HEADER_SETTINGS = hypothesis.settings(SETTINGS, max_examples=150)
+# What a header value can hold on the wire: visible ASCII, space, tab and obs-text bytes.
+HEADER_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+    max_size=60,
+)
+# Numbers from small to far past Python's 4300-digit conversion limit.
+NUMBERS = st.one_of(
+    st.integers(0, 300).map(str),  # inside the files
+    st.integers(0, 2**70).map(str),
+    st.integers(1, 6000).map(lambda digits: "9" * digits),
+)
+RANGES = st.one_of(
+    st.builds("bytes={}-{}".format, NUMBERS, NUMBERS),
+    st.builds("bytes={}-".format, NUMBERS),
+    st.builds("bytes=-{}".format, NUMBERS),
+    st.lists(st.builds("{}-{}".format, NUMBERS, NUMBERS), min_size=2, max_size=4).map(
+        lambda parts: "bytes=" + ",".join(parts)
+    ),
+    HEADER_TEXT.map("bytes={}".format),
+    HEADER_TEXT,
+)
+# UTC offsets up to ±23:59, the most a date-time can carry.
+OFFSETS = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(
+    lambda minutes: f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+)
+DATES = st.one_of(
+    st.builds(
+        "{}{}".format,
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)).map(
+            datetime.isoformat
+        ),
+        st.one_of(OFFSETS, st.just("Z"), st.just("")),
+    ),
+    HEADER_TEXT,
+    st.integers(-(10**20), 10**20),
+    st.none(),
+)
+
+
+def _etags(ids: list[str]) -> st.SearchStrategy[str]:
+    tag = st.one_of(st.sampled_from(ids).map('"{}"'.format), HEADER_TEXT.map('"{}"'.format))
+    weak = st.one_of(tag, tag.map("W/{}".format))
+    return st.one_of(
+        st.just("*"), weak, st.lists(weak, min_size=2, max_size=4).map(", ".join), HEADER_TEXT
+    )
+
+
+def _wire(value: str) -> str:
+    """A header value as sent: its characters are its bytes (latin-1), without the leading
+    and trailing white space HTTP drops."""
+    value.encode("latin-1")
+    return value.strip(" \t")
+
+
+def _check(response: Any, method: str, path: str, allowed: set[int]) -> None:
+    assert response.status_code in allowed, (method, path, response.status_code, response.text)
+    content_type = response.headers.get("content-type")
+    validate_response(method, path, response.status_code, response.content, content_type)
+
+
+def test_upload_name_and_type_headers(fuzz_server: FuzzServer, report: FuzzReport) -> None:
+    """fileName (escaped as the clients do, or anything) and mimeType on every upload:
+    stored, or 400, never an error of the server."""
+    fuzz_server.reset()
+    world = fuzz_server.build_world()
+    me, group = world.users[0], world.rooms[0]
+    uploads = [
+        ("POST", f"/rooms/{group}/attachments", b"some text", {201}),
+        ("PUT", f"/rooms/{group}/picture", _image("PNG"), {204}),
+        ("PUT", f"/users/{me}/picture", _image("PNG"), {204}),
+    ]
+    names = st.one_of(
+        st.text(max_size=80).map(encode_text),
+        HEADER_TEXT,
+        st.text(alphabet="\\uU0123456789abcdefXZ{}", max_size=30),
+    )
+    mime_types = st.one_of(
+        st.sampled_from(["image/png", "text/plain", "application/pdf", "", "image/"]),
+        HEADER_TEXT,
+    )
+    auth = fuzz_server.headers("")
+
+    with fuzz_server.client() as client:
+
+        @HEADER_SETTINGS
+        @hypothesis.given(upload=st.sampled_from(uploads), name=names, mime_type=mime_types)
+        def run(upload: tuple[str, str, bytes, set[int]], name: str, mime_type: str) -> None:
+            method, path, body, stored = upload
+            headers = {**auth, "fileName": _wire(name), "mimeType": _wire(mime_type)}
+            response = client.request(method, path, data=body, headers=headers)
+            report.add("hypothesis, upload headers", response.status_code)
+            _check(response, method, path, stored | {400})
+
+        run()
+    fuzz_server.assert_session_kept()

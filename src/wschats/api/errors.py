@@ -101,7 +101,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Runs outside the trace id middleware (in ServerErrorMiddleware): pass the id along.
     log.exception("unexpected error", exc_info=exc, extra={"traceId": trace_id(request)})
-    return error_response(request, 500, "Internal server error")
+    response = error_response(request, 500, "Internal server error")
+    response.headers["X-Content-Type-Options"] = "nosniff"  # outside the NoSniff middleware too
+    return response
 
 
 async def handled_error(request: Request, exc: DomainError | StarletteHTTPException) -> Response:

@@ -1,7 +1,9 @@
 """Room and user pictures (original-behaviour §2.6-2.8, §5.4-5.6; decisions D5).
 
-A picture is small (a capability bounds it), so it is received into memory, checked to be an
-image that decodes, and stored with the type its bytes show rather than the declared one.
+A picture is small (a capability bounds the upload), so it is received into memory, decoded
+whole and stored re-encoded by the `PictureNormaliser`: bounded in size, without metadata,
+with the type of the stored bytes rather than the declared one. Every client decodes a
+picture, so what is stored is never the uploaded file itself.
 Every new picture gets a new id: the bytes under an id never change, which is what lets
 downloads use the id as their ETag (the original reused a user's picture id).
 """
@@ -32,7 +34,7 @@ from wschats.domain.model import (
     Room,
     RoomType,
 )
-from wschats.ports import BlobStore, Clock, Database, EventDispatcher, PictureInspector
+from wschats.ports import BlobStore, Clock, Database, EventDispatcher, PictureNormaliser
 from wschats.services.common import AfterCommit, load_access
 from wschats.services.files import FileStore, gathered
 
@@ -55,7 +57,7 @@ class PictureService:
         blobs: BlobStore,
         capabilities: Capabilities,
         clock: Clock,
-        inspector: PictureInspector,
+        normaliser: PictureNormaliser,
     ) -> None:
         self._db = database
         self._events = events
@@ -63,7 +65,7 @@ class PictureService:
         self._files = FileStore(blobs)
         self._capabilities = capabilities
         self._clock = clock
-        self._inspector = inspector
+        self._normaliser = normaliser
 
     async def close(self) -> None:
         await self._files.close()
@@ -242,7 +244,8 @@ class PictureService:
     # ---------------------------------------------------------------- helpers
 
     async def _receive(self, upload: PictureUpload, limit: int) -> tuple[bytes, str]:
-        """The picture's bytes and the type they show, after the checks of §2.7/§5.5."""
+        """The picture to store and its type, after the checks of §2.7/§5.5 (the size limit
+        is the upload's)."""
         if upload.declared_size > limit:
             raise BadRequest(f"The picture is larger than {limit} bytes")
         if not upload.mime_type.lower().startswith("image/"):
@@ -250,8 +253,8 @@ class PictureService:
                 f"The mime type of a picture must be image/*, got {upload.mime_type!r}"
             )
         data = await gathered(upload.chunks, limit)
-        mime_type = await self._inspector.picture_type(data)
-        return data, mime_type
+        picture = await self._normaliser.normalise_picture(data)
+        return picture.content, picture.mime_type
 
 
 def _file_name(raw: str) -> str:

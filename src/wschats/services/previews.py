@@ -53,8 +53,13 @@ class PreviewFile:
     chunks: AsyncIterator[bytes] | None = None
 
 
+# Part of every cache key: raised when renders of the same request change, so entries made
+# before are not served again (2: previews no longer carry their source's metadata).
+RENDERING_VERSION = 2
+
+
 def cache_key(file_id: UUID, request: PreviewRequest) -> str:
-    return preview_prefix(file_id) + request.cache_key()
+    return f"{preview_prefix(file_id)}r{RENDERING_VERSION}-{request.cache_key()}"
 
 
 class PreviewService:

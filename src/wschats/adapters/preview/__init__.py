@@ -1,7 +1,9 @@
-"""previewer_service, embedded: `InProcessPreviewer` renders previews in worker processes.
+"""previewer_service, embedded: `InProcessPreviewer` renders previews, and re-encodes room and
+user pictures, in worker processes.
 
-Modules: `inprocess` (the port: pool, time limits, failures), `worker` (the picklable entry
-point run in the pool), `geometry` (sizes), `images` (Pillow), `pdfs` (pypdfium2).
+Modules: `inprocess` (the ports: pool, time limits, failures), `worker` (the picklable entry
+points run in the pool), `geometry` (sizes), `images` (Pillow), `pdfs` (pypdfium2),
+`pictures` (what is stored of an uploaded picture: its rules are in that module).
 
 Behaviour (decisions D6 first, then files-and-previews.md), and the edge cases the docs
 leave open, as decided here:
@@ -32,6 +34,9 @@ Formats
   previewed from their first frame, and the output is a still picture.
 - Output format: as requested, else the source format when JPEG/PNG/GIF/WEBP, else JPEG
   (always JPEG for PDF thumbnails). Mime type `image/<format>`.
+- Outputs carry no metadata of their source: no EXIF (GPS included), XMP, comments, PNG
+  text chunks or colour profile. A source's profile is applied instead (pixels converted to
+  sRGB), so colours stay right; a profile that cannot be read leaves the pixels as they are.
 - EXIF orientation is applied. Palette, greyscale, 1-bit, CMYK and 16-bit pictures are
   converted to RGB (RGBA when they have transparency) before scaling, so scaling blends.
 - Quality lowest..highest is JPEG/WEBP quality 0/15/50/80/95 (0 is valid for both

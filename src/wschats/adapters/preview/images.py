@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from PIL import Image, ImageChops, ImageDraw, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageChops,
+    ImageCms,
+    ImageDraw,
+    ImageOps,
+    JpegImagePlugin,
+    UnidentifiedImageError,
+)
 
 from wschats.adapters.preview.geometry import Fit, Layout, plan
 from wschats.domain.errors import BadRequest
@@ -56,6 +64,7 @@ _TRANSPARENT = (255, 255, 255, 0)
 # JPEG has no alpha: transparent parts and padding become white, like the page or chat
 # bubble they are shown on (the original's black bars looked like a broken image).
 _JPEG_BACKGROUND = (255, 255, 255)
+_SRGB = ImageCms.createProfile("sRGB")
 # The rounded mask is drawn larger then scaled down, for a smooth edge; bounded in pixels.
 _MASK_SUPERSAMPLING = 4
 _MASK_MAX_PIXELS = 16_000_000
@@ -116,9 +125,9 @@ def render_image(request: PreviewRequest, source: IO[bytes], max_pixels: int) ->
             image.draft(None, (needed[1], needed[0]) if turned else needed)
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
-        picture = _to_rgb(image)
+        picture = to_rgb(image)
     source_format = _KEPT_FORMATS.get(image.format or "", OutputFormat.JPEG)
-    drawn = draw(picture, layout, upright)
+    drawn = in_srgb(draw(picture, layout, upright), image.info.get("icc_profile"))
     return finish(drawn, request, request.output_format or source_format)
 
 
@@ -148,6 +157,7 @@ def finish(picture: Image.Image, request: PreviewRequest, output: OutputFormat) 
     """Apply the shape, then encode in the output format at the requested quality."""
     if request.shape is Shape.ROUNDED:
         picture = _round(picture)
+    without_metadata(picture)
     buffer = io.BytesIO()
     quality = _QUALITY[request.quality]
     if output is OutputFormat.JPEG:
@@ -165,7 +175,28 @@ def _exif_orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) else 1
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def without_metadata(picture: Image.Image) -> None:
+    """Forget what the source said about itself (EXIF, XMP, comments, text chunks, colour
+    profile), which Pillow would otherwise copy into some outputs: a JPEG's comment into a
+    JPEG or GIF, a profile into a PNG. Pixels already in sRGB (`in_srgb`) need no profile."""
+    picture.info.clear()
+
+
+def in_srgb(picture: Image.Image, icc_profile: object) -> Image.Image:
+    """`picture` (RGB or RGBA) converted from its colour profile to sRGB, so that it shows
+    the same colours without one. A profile that cannot be read or does not describe RGB
+    leaves the pixels as they are."""
+    if not isinstance(icc_profile, bytes) or not icc_profile:
+        return picture
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        converted = ImageCms.profileToProfile(picture, source, _SRGB, outputMode=picture.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return picture
+    return converted if converted is not None else picture
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
     """RGB, or RGBA when the picture has transparency, so resizing can blend colours.
 
     Palette and 1-bit pictures resized as they are would use their nearest colours.

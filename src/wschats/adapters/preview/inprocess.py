@@ -1,4 +1,5 @@
-"""The `Previewer` port served by a pool of worker processes owned by this server.
+"""The `Previewer` and `PictureNormaliser` ports, served by a pool of worker processes owned
+by this server.
 
 Decoding and encoding are CPU-bound and hold the GIL, so they run in processes: the event
 loop only hands over a request and a file path and awaits the bytes.
@@ -21,6 +22,7 @@ from wschats.adapters.preview.worker import (
     RenderError,
     RenderLimits,
     lower_priority,
+    normalise_picture,
     ping,
     render_file,
 )
@@ -32,13 +34,15 @@ _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 _HEALTH_TIMEOUT_SECONDS = 5.0
+DEFAULT_PICTURE_MAX_SIDE = 1024
 
 
 class InProcessPreviewer:
     """previewer_service, embedded.
 
-    `workers` processes render at most `workers` files at once; further requests wait
-    for a free worker for up to `timeout_seconds`, then get 424. A render running longer
+    `workers` processes render at most `workers` files (previews, or pictures to re-encode)
+    at once; further requests wait for a free worker for up to `timeout_seconds`, then get
+    424. A render running longer
     than `timeout_seconds` is stopped by replacing the pool (the only way to stop a
     process pool task), which also fails the renders running beside it with 424.
     """
@@ -49,11 +53,15 @@ class InProcessPreviewer:
         workers: int = 2,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         timeout_seconds: float = 60.0,
+        picture_max_side: int = DEFAULT_PICTURE_MAX_SIDE,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         if max_pixels < 1:
             raise ValueError("max_pixels must be at least 1")
+        if picture_max_side < 1:
+            raise ValueError("picture_max_side must be at least 1")
+        self._picture_max_side = picture_max_side
         self._workers = workers
         self._limits = RenderLimits(max_pixels=max_pixels)
         self._timeout = timeout_seconds
@@ -62,6 +70,16 @@ class InProcessPreviewer:
         self._closed = False
 
     async def render(self, request: PreviewRequest, source: Path) -> Rendered:
+        return await self._run(f"preview of {source}", render_file, request, source, self._limits)
+
+    async def normalise_picture(self, data: bytes) -> Rendered:
+        """The `PictureNormaliser` port: `data` re-encoded in a worker (see pictures.py)."""
+        return await self._run(
+            "re-encoding a picture", normalise_picture, data, self._picture_max_side, self._limits
+        )
+
+    async def _run(self, what: str, function: Callable[..., Rendered], *args: object) -> Rendered:
+        """`function(*args)` in a worker, once one is free, within the time limit."""
         try:
             async with asyncio.timeout(self._timeout):
                 await self._slots.acquire()
@@ -70,14 +88,16 @@ class InProcessPreviewer:
                 Dependency.PREVIEWER, "every preview worker stayed busy; try again later"
             ) from None
         try:
-            return await self._render(request, source)
+            return await self._in_pool(what, function, *args)
         finally:
             self._slots.release()
 
-    async def _render(self, request: PreviewRequest, source: Path) -> Rendered:
+    async def _in_pool(
+        self, what: str, function: Callable[..., Rendered], *args: object
+    ) -> Rendered:
         pool = self._get_pool()
         try:
-            future = await self._submit(pool, render_file, request, source, self._limits)
+            future = await self._submit(pool, function, *args)
             async with asyncio.timeout(self._timeout):
                 return await asyncio.wrap_future(future)
         except (BadRequest, DependencyFailed):
@@ -96,7 +116,7 @@ class InProcessPreviewer:
         except RenderError as exc:
             raise DependencyFailed(Dependency.PREVIEWER, f"rendering failed: {exc}") from exc
         except Exception as exc:
-            _log.exception("preview of %s failed", source)
+            _log.exception("%s failed", what)
             raise DependencyFailed(Dependency.PREVIEWER, f"rendering failed: {exc!r}") from exc
 
     async def health(self) -> bool:

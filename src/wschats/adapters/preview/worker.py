@@ -20,7 +20,11 @@ _log = logging.getLogger(__name__)
 
 # Imported by the workers only (the server process needs no Pillow or PDFium); the pool
 # preloads them so a new worker does not pay for the import on its first file.
-RENDERING_MODULES = ("wschats.adapters.preview.images", "wschats.adapters.preview.pdfs")
+RENDERING_MODULES = (
+    "wschats.adapters.preview.images",
+    "wschats.adapters.preview.pdfs",
+    "wschats.adapters.preview.pictures",
+)
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
@@ -51,6 +55,18 @@ def render_file(request: PreviewRequest, source: Path, limits: RenderLimits) -> 
     except Exception as exc:
         # Third-party exceptions may not survive pickling; keep the text, log the trace here.
         _log.exception("preview of %s failed", source)
+        raise RenderError(f"{type(exc).__name__}: {exc}") from None
+
+
+def normalise_picture(data: bytes, max_side: int, limits: RenderLimits) -> Rendered:
+    from wschats.adapters.preview.pictures import normalise_picture as normalise
+
+    try:
+        return normalise(data, max_side, limits.max_pixels)
+    except BadRequest:
+        raise
+    except Exception as exc:
+        _log.exception("re-encoding a picture of %d bytes failed", len(data))
         raise RenderError(f"{type(exc).__name__}: {exc}") from None
 
 
