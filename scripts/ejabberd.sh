@@ -130,7 +130,18 @@ write_auth_wrapper() {
             case "$name" in WSC_EJABBERD_*) continue ;; esac
             printf 'export %s=%q\n' "$name" "${!name}"
         done < <(compgen -e | grep '^WSC_' || true)
-        printf 'exec %q xmpp-auth\n' "$program"
+        # Resolved when ejabberd runs it: a wschats installed after ejabberd started is used
+        # from the next start of the program. Until one exists, a stand-in refuses every
+        # request: ejabberd treats a program that exits as a failure of each call (room
+        # affiliations included), but a refusal only as "no such password or user".
+        printf 'if [ -x %q ]; then exec %q xmpp-auth; fi\n' "$program" "$program"
+        printf 'echo "xmpp-auth: %s not found: every sign-in is refused" >&2\n' "$program"
+        echo "exec python3 -c 'import sys"
+        echo "i, o = sys.stdin.buffer, sys.stdout.buffer"
+        echo "while len(head := i.read(2)) == 2:"
+        echo "    i.read(int.from_bytes(head, \"big\"))"
+        echo "    o.write(b\"\\x00\\x02\\x00\\x00\")"
+        echo "    o.flush()'"
     } >"$wrapper"
     chmod 700 "$wrapper"
     echo "$wrapper"

@@ -60,4 +60,65 @@ def test_state_survives_a_restart_unless_a_fresh_instance_is_asked_for(tmp_path:
     wrapper = (tmp_path / "ejabberd" / "conf" / "xmpp-auth").read_text()
     assert f"export WSC_DATA_DIR={tmp_path}/data\\ with\\ space" in wrapper
     assert "WSC_EJABBERD_" not in wrapper
-    assert wrapper.rstrip().endswith(f"exec {Path(sys.executable).parent}/wschats xmpp-auth")
+    program = f"{Path(sys.executable).parent}/wschats"
+    assert f"if [ -x {program} ]; then exec {program} xmpp-auth; fi" in wrapper
+
+
+def test_an_instance_started_before_wschats_is_installed_still_manages_rooms(
+    tmp_path: Path,
+) -> None:
+    """CI once started ejabberd before the virtualenv existed: the sign-in program exited at
+    once, and ejabberd failed every room affiliation ("External authentication program
+    failed"). The wrapper now refuses sign-ins instead until wschats is installed."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    (root / "deploy" / "ejabberd").mkdir(parents=True)
+    repo = SCRIPT.parents[1]
+    for part in ("scripts/ejabberd.sh", "deploy/ejabberd/ejabberd.yml"):
+        (root / part).write_bytes((repo / part).read_bytes())
+    (root / "scripts" / "ejabberd.sh").chmod(0o755)
+    # No wschats anywhere on PATH, and no .venv in this checkout.
+    path = os.pathsep.join(
+        entry
+        for entry in os.environ.get("PATH", "").split(os.pathsep)
+        if entry and not (Path(entry) / "wschats").exists()
+    )
+    c2s, http = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
+    env.update(
+        PATH=path,
+        WSC_EJABBERD_DIR=str(tmp_path / "ejabberd"),
+        WSC_EJABBERD_C2S_PORT=str(c2s),
+        WSC_EJABBERD_HTTP_PORT=str(http),
+        WSC_EJABBERD_FRESH="1",
+    )
+    api = f"http://127.0.0.1:{http}/api"
+
+    def script(command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(root / "scripts" / "ejabberd.sh"), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+
+    started = script("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        room = {"name": "r1", "service": f"muclight.{HOST}"}
+
+        def call(command: str, **body: object) -> httpx.Response:
+            return httpx.post(f"{api}/{command}", json=body, timeout=10)
+
+        assert call("create_room_with_opts", **room, host=HOST, options=[]).json() == 0
+        affiliated = call(
+            "set_room_affiliation", **room, jid=f"nobody@{HOST}", affiliation="member"
+        )
+        assert affiliated.status_code == 200, affiliated.text
+        assert call("check_account", user="nobody", host=HOST).json() == 1  # refused, not failed
+    finally:
+        stopped = script("stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    log = (tmp_path / "ejabberd" / "logs" / "ejabberd.log").read_text()
+    assert "External authentication program failed" not in log
