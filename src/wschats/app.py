@@ -18,6 +18,7 @@ from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.adapters.identity.hashing import PasswordHashPool
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.preview.pictures import PillowPictureInspector
@@ -38,6 +39,7 @@ from wschats.ports import BlobStore, EventDispatcher, IdentityService, MessageDi
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService, Probe
+from wschats.services.login_throttle import LoginLimits, LoginThrottle
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
 from wschats.services.outbox import OutboxRelay
@@ -139,7 +141,9 @@ async def build_container(
         closers.append(user_management.close)
         identity = user_management
     else:
-        directory = DirectoryIdentity(database)
+        hashing = PasswordHashPool(settings.password_hash_workers, settings.password_hash_queue)
+        closers.append(_closer(hashing.close))
+        directory = DirectoryIdentity(database, hashing)
         identity = directory
     blobs = await build_blob_store(settings)
     closers.append(blobs.close)
@@ -204,7 +208,7 @@ async def build_container(
         blobs=blobs,
         previewer=previewer,
         messaging=messaging,
-        auth=AuthService(identity, directory, settings.token_ttl_seconds),
+        auth=AuthService(identity, directory, settings.token_ttl_seconds, login_throttle(settings)),
         rooms=RoomService(database, identity, events, blobs, capabilities, clock),
         members=MemberService(database, identity, events, blobs, capabilities, clock),
         users=UserService(database, identity, capabilities),
@@ -216,6 +220,23 @@ async def build_container(
         storage=storage,
         closers=closers,
     )
+
+
+def login_throttle(settings: Settings) -> LoginThrottle | None:
+    limits = LoginLimits(
+        per_account_and_address=settings.login_failures_per_account_and_address,
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    return LoginThrottle(limits) if limits.enabled else None
+
+
+def _closer(close: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def closer() -> None:
+        close()
+
+    return closer
 
 
 def outbox_backlog(container: Container) -> OutboxBacklog | None:
