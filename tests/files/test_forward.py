@@ -92,6 +92,9 @@ async def test_forward_errors_record_nothing(api: Api, users: Users, stored: Sto
         "</message></forwarded></message>"
     )
     assert await forward({"originalMessage": bad_count}) == 400
+    for count in ("9" * 4300, "9" * 5000):  # converts (or not), but count + 1 cannot be written
+        huge = bad_count.replace("'many'", f"'{count}'")
+        assert await forward({"originalMessage": huge}) == 400
     assert await forward({"originalMessage": "x" * 300_000}) == 400
     assert await forward({"originalMessage": ""}) == 400
     assert await forward({"description": "no message"}) == 400
