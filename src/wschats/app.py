@@ -18,6 +18,7 @@ from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.adapters.identity.hashing import PasswordHashPool
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
@@ -44,6 +45,7 @@ from wschats.ports import (
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService, Probe
+from wschats.services.login_throttle import LoginLimits, LoginThrottle
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
 from wschats.services.outbox import OutboxRelay
@@ -151,7 +153,9 @@ async def build_container(
         # Its answers are cached that long: checking more often would learn nothing new.
         session_check_seconds = max(session_check_seconds, settings.identity_cache_seconds)
     else:
-        directory = DirectoryIdentity(database)
+        hashing = PasswordHashPool(settings.password_hash_workers, settings.password_hash_queue)
+        closers.append(_closer(hashing.close))
+        directory = DirectoryIdentity(database, hashing)
         identity = validity = directory
         sweep = ExpiredTokenSweep(directory, settings.expired_token_sweep_seconds)
         sweep.start()
@@ -230,7 +234,7 @@ async def build_container(
         blobs=blobs,
         previewer=previewer,
         messaging=messaging,
-        auth=AuthService(identity, directory, settings.token_ttl_seconds),
+        auth=AuthService(identity, directory, settings.token_ttl_seconds, login_throttle(settings)),
         rooms=RoomService(database, identity, events, blobs, capabilities, clock),
         members=MemberService(database, identity, events, blobs, capabilities, clock),
         users=UserService(database, identity, capabilities),
@@ -243,6 +247,23 @@ async def build_container(
         sessions=sessions,
         closers=closers,
     )
+
+
+def login_throttle(settings: Settings) -> LoginThrottle | None:
+    limits = LoginLimits(
+        per_account_and_address=settings.login_failures_per_account_and_address,
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        window_seconds=settings.login_failure_window_seconds,
+    )
+    return LoginThrottle(limits) if limits.enabled else None
+
+
+def _closer(close: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def closer() -> None:
+        close()
+
+    return closer
 
 
 def outbox_backlog(container: Container) -> OutboxBacklog | None:

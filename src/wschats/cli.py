@@ -71,13 +71,18 @@ def serve(host: str | None, port: int | None) -> None:
     """Apply migrations if needed and serve HTTP."""
     import uvicorn
 
-    from wschats.api.bounded_httptools import head_limit_protocol
+    from wschats.api.bounded_httptools import (
+        default_max_connections,
+        head_limit_protocol,
+        raise_descriptor_limit,
+    )
     from wschats.api.observability import configure_logging
     from wschats.app import create_app
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
     _migrate(settings)
+    max_connections = settings.max_connections or default_max_connections(raise_descriptor_limit())
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -88,7 +93,12 @@ def serve(host: str | None, port: int | None) -> None:
         # Both parsers bound the request head: h11 itself, httptools (the faster) through
         # our protocol.
         http=(
-            head_limit_protocol(settings.max_header_kb * 1024)
+            head_limit_protocol(
+                settings.max_header_kb * 1024,
+                head_timeout=settings.request_head_timeout_seconds,
+                body_timeout=settings.request_body_timeout_seconds,
+                max_connections=max_connections,
+            )
             if settings.http_parser == "httptools"
             else "h11"
         ),

@@ -30,11 +30,24 @@ class Settings(BaseSettings):
     # Request limits, always on; rate limits per user and minute (0: none)
     max_header_kb: int = Field(16, ge=1)  # a larger request head gets 431 (h11: 400)
     http_parser: Literal["h11", "httptools"] = "httptools"
+    # Reading a request (httptools parser): a head within this time, no body pause longer
+    request_head_timeout_seconds: float = Field(10.0, gt=0)
+    request_body_timeout_seconds: float = Field(30.0, gt=0)
+    max_connections: int = Field(0, ge=0)  # per process; 0: from the descriptor limit
     max_json_body_kb: int = Field(1024, ge=1)
     max_list_length: int = Field(1000, ge=1)
     rate_limit_read_per_minute: int = Field(0, ge=0)
     rate_limit_write_per_minute: int = Field(0, ge=0)
     rate_limit_upload_per_minute: int = Field(0, ge=0)
+
+    # Abuse: failed logins allowed per account and client address, per address, per account
+    # (a burst of N, then N more over the window; 0: no limit), and password hashing threads
+    login_failures_per_account_and_address: int = Field(10, ge=0)
+    login_failures_per_address: int = Field(100, ge=0)
+    login_failures_per_account: int = Field(50, ge=0)
+    login_failure_window_seconds: float = Field(900.0, gt=0)
+    password_hash_workers: int = Field(2, ge=1)
+    password_hash_queue: int = Field(32, ge=0)  # logins waiting for a worker; more get 429
 
     # Database: a SQLite file in data_dir by default, or postgresql://...
     database_url: str | None = None

@@ -6,7 +6,9 @@ import asyncio
 import uuid
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
 from tests.conftest import Api, User, Users
 from wschats.container import Container
@@ -288,6 +290,39 @@ async def test_a_login_body_that_is_not_json_is_400(api: Api) -> None:
     )
 
     assert_error(response, 400)
+
+
+# ------------------------------------------------------------------- login: abuse limits
+
+
+async def login_from(app: FastAPI, address: str, email: str, password: str) -> httpx.Response:
+    """A login from another client address than the shared client's."""
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.post("/auth/login", json={"email": email, "password": password})
+
+
+async def test_failed_logins_are_limited_per_account_and_address_with_the_defaults(
+    api: Api, app: FastAPI, container: Container
+) -> None:
+    email = f"guess-{uuid.uuid4().hex[:6]}@example.com"
+    await with_password(container, "the-right-one", email=email)
+    wrong = {"email": email, "password": "a-wrong-one"}
+    for _ in range(10):  # WSC_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS
+        assert_error(await api.post("/auth/login", json_body=wrong), 401)
+
+    limited = await api.post("/auth/login", json_body=wrong)
+    # 10 per 15 minutes: one more every 90 s, less what has passed since the first failure.
+    wait = int(limited.headers["retry-after"])
+    assert 1 <= wait <= 90
+    assert_error(limited, 429, f"try again in {wait} seconds")
+    assert set(limited.json()) == {"message", "traceId"}
+    # Even the right password waits: the limit would be worthless otherwise.
+    right = {"email": email, "password": "the-right-one"}
+    assert_error(await api.post("/auth/login", json_body=right), 429)
+    # The owner, from another address, is not locked out by this address's failures.
+    elsewhere = await login_from(app, "192.0.2.7", email, "the-right-one")
+    assert elsewhere.status_code == 200, elsewhere.text
 
 
 # --------------------------------------------------------------------------------- logout

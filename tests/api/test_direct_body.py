@@ -28,9 +28,9 @@ from tests.servers import free_port
 from wschats.adapters.blobs import LocalBlobStore
 from wschats.adapters.blobs.keys import InvalidKeyError
 from wschats.api import direct_body
-from wschats.api.bounded_httptools import head_limit_protocol
+from wschats.api.bounded_httptools import BODY_TIMEOUT_S, head_limit_protocol
 from wschats.api.uploads import RequestBody
-from wschats.domain.errors import BadRequest
+from wschats.domain.errors import BadRequest, RequestTimeout
 from wschats.ports import DirectSource
 
 pytestmark = pytest.mark.skipif(not direct_body.AVAILABLE, reason="os.splice is Linux-only")
@@ -49,7 +49,8 @@ class Served:
 
 
 @pytest_asyncio.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Served]:
+    """The server; `parametrize("served", [seconds], indirect=True)` sets its body timeout."""
     store = LocalBlobStore(tmp_path / "blobs")
     await store.start()
     served = Served(free_port(), store, store.root, [])
@@ -70,6 +71,8 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
                 served.paths.append(probe.path)
             except (BadRequest, InvalidKeyError) as error:
                 status, answer = 400, {"message": str(error)}
+            except RequestTimeout as error:
+                status, answer = 408, {"message": str(error)}
         data = json.dumps(answer).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(data))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -79,7 +82,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         app,
         host="127.0.0.1",
         port=served.port,
-        http=head_limit_protocol(64 * 1024),
+        http=head_limit_protocol(64 * 1024, body_timeout=getattr(request, "param", BODY_TIMEOUT_S)),
         lifespan="off",
         log_level="warning",
     )
@@ -204,10 +207,9 @@ async def test_a_client_gone_mid_body_leaves_nothing_stored(served: Served) -> N
     assert temp_files(served.root) == []
 
 
-async def test_a_stalled_client_is_refused_after_the_idle_timeout(
-    served: Served, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(direct_body, "IDLE_TIMEOUT_SECONDS", 0.5)
+@pytest.mark.parametrize("served", [0.5], indirect=True)
+async def test_a_stalled_client_is_refused_after_the_idle_timeout(served: Served) -> None:
+    # The body timeout of the protocol is the rule of the direct path too.
     reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
     try:
         writer.write(head("/stalled", 8 * MIB))
@@ -219,7 +221,7 @@ async def test_a_stalled_client_is_refused_after_the_idle_timeout(
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-    assert answers[0][0] == 400
+    assert answers[0][0] == 408
     assert "No body bytes arrived for 0.5 s" in answers[0][1]["message"]
     assert rest == b""
     assert not (served.root / "stalled").exists()

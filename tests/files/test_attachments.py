@@ -354,6 +354,15 @@ async def test_listing_bad_parameters(api: Api, users: Users) -> None:
     for bad in ("%%%", "abc", not_json, wrong_shape, list_json):
         response = await api.get(path, owner, params={"filter": bad})
         assert response.status_code == 400, bad
+    # Dates that leave the calendar once in UTC, and numbers past the conversion limit: 400.
+    for items in ("9" * 5000, "1" + "0" * 30):
+        response = await api.get(path, owner, params={"itemsNumber": items})
+        assert response.status_code == 400, items
+    for created_at in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        cursor = {"id": str(uuid.uuid4()), "createdAt": created_at}
+        out_of_range = base64.b64encode(json.dumps(cursor).encode()).decode()
+        response = await api.get(path, owner, params={"filter": out_of_range})
+        assert response.status_code == 400, created_at
     assert (await api.get(path, stranger)).status_code == 403
     assert (await api.get(f"/rooms/{uuid.uuid4()}/attachments", owner)).status_code == 404
 
@@ -411,6 +420,28 @@ async def test_range_requests(api: Api, users: Users) -> None:
     assert stale.status_code == 200 and stale.content == data
     fresh = await api.get(path, member, headers={"Range": "bytes=0-9", "If-Range": f'"{file_id}"'})
     assert fresh.status_code == 206 and fresh.content == data[:10]
+
+
+async def test_range_positions_of_any_length_keep_their_meaning(api: Api, users: Users) -> None:
+    # 5,000 digits exceed Python's integer conversion limit: this was a 500.
+    owner, member = await users.many(2)
+    room = await new_group(api, owner, member, await users.new())
+    data = b"0123456789" * 10
+    file_id = (await upload_attachment(api, owner, room["id"], data)).json()["id"]
+    path = f"/attachments/{file_id}/download"
+    huge = "9" * 5000
+
+    for header in (f"bytes=-{huge}", f"bytes=0-{huge}", f"bytes=-000{huge}"):
+        whole = await api.get(path, member, headers={"Range": header})
+        assert whole.status_code == 206, header  # a suffix or end past the file: all of it
+        assert whole.content == data
+        assert whole.headers["content-range"] == f"bytes 0-99/{len(data)}"
+    for header in (f"bytes={huge}-", f"bytes={huge}-{huge}"):
+        past = await api.get(path, member, headers={"Range": header})
+        assert past.status_code == 416, header
+        assert past.headers["content-range"] == f"bytes */{len(data)}"
+    padded = await api.get(path, member, headers={"Range": f"bytes={'0' * 5000}90-"})
+    assert padded.status_code == 206 and padded.content == data[90:]
 
 
 async def test_etag_revalidation(api: Api, users: Users) -> None:

@@ -92,6 +92,9 @@ async def test_forward_errors_record_nothing(api: Api, users: Users, stored: Sto
         "</message></forwarded></message>"
     )
     assert await forward({"originalMessage": bad_count}) == 400
+    for count in ("9" * 4300, "9" * 5000):  # converts (or not), but count + 1 cannot be written
+        huge = bad_count.replace("'many'", f"'{count}'")
+        assert await forward({"originalMessage": huge}) == 400
     assert await forward({"originalMessage": "x" * 300_000}) == 400
     assert await forward({"originalMessage": ""}) == 400
     assert await forward({"description": "no message"}) == 400
@@ -100,6 +103,14 @@ async def test_forward_errors_record_nothing(api: Api, users: Users, stored: Sto
         await forward({"originalMessage": TEXT_MESSAGE, "originalMessageSentAt": "yesterday"})
         == 400
     )
+    for sent_at in (
+        "9999-12-31T23:59:59-23:59",  # past year 9999 once in UTC: was a 500
+        "0001-01-01T00:00:00+23:59",  # before year 1 once in UTC: was a 500
+        "1" * 5000,
+        10**30,
+    ):
+        message = {"originalMessage": TEXT_MESSAGE, "originalMessageSentAt": sent_at}
+        assert await forward(ok, message) == 400, sent_at
     assert await forward(*([{"originalMessage": TEXT_MESSAGE}] * 1001)) == 400
     assert await forward(ok, user=outsider) == 403
     assert await forward(ok, to=f"/rooms/{uuid.uuid4()}/forward") == 404
@@ -111,6 +122,9 @@ async def test_forward_errors_record_nothing(api: Api, users: Users, stored: Sto
     # And the valid message alone goes through; an empty list is fine too.
     assert await forward(ok) == 204
     assert await forward() == 204
+    for edge in ("9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+23:59"):
+        text = {"originalMessage": TEXT_MESSAGE, "originalMessageSentAt": edge}
+        assert await forward(text) == 204, edge
     assert len((await api.get(f"/rooms/{target['id']}/attachments", me)).json()["attachments"]) == 1
 
 

@@ -245,6 +245,10 @@ async def fuzz_server(
         database_url=fuzz_database,
         base_path="/services/chats",
         preview_workers=1,
+        # Every fuzzed login comes from one address: its failures must not lock out the
+        # fuzzing user's own logins (the limits have tests of their own).
+        login_failures_per_address=0,
+        login_failures_per_account=0,
     )
     server = FuzzServer(
         app=create_app(settings),

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from wschats.domain.errors import BadRequest
+from wschats.domain.errors import BadRequest, RequestTimeout
 
 if TYPE_CHECKING:
     from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 EXTENSION = "wschats.direct_body"
 # Below this a body arrives in a read or two: not worth a thread.
 MIN_DIRECT_BYTES = 1024 * 1024
-# A client that sends nothing for this long loses its request (nginx's client_body_timeout).
-IDLE_TIMEOUT_SECONDS = 60.0
 _POLL_SLICE_MS = 250  # how soon a stopped transfer notices
 _PIPE_BYTES = 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -45,6 +43,9 @@ class HandoverHost(Protocol):
     cycle: RequestResponseCycle
 
     def body_bytes_seen(self) -> int: ...
+    def body_idle_timeout(self) -> float:
+        """A client that sends no byte of the body for this long loses its request."""
+
     def connection_fd(self) -> int | None: ...
     def hold_reading(self) -> None: ...
     def body_taken(self) -> None: ...
@@ -84,7 +85,8 @@ class BodyHandover:
             cycle.waiting_for_100_continue = False
         buffered = bytes(cycle.body)
         cycle.body = bytearray()
-        return SplicedBody(self, os.dup(fd), buffered, remaining, IDLE_TIMEOUT_SECONDS)
+        idle_timeout = self._host.body_idle_timeout()
+        return SplicedBody(self, os.dup(fd), buffered, remaining, idle_timeout)
 
     def hand_back(self, complete: bool) -> None:
         """From the body, once done: the connection carries the next request, or none."""
@@ -123,8 +125,8 @@ class SplicedBody:
 
     def move_into(self, target: int, limit: int) -> int:
         """Blocking, in a worker thread: append up to `limit` more bytes of the body to the
-        file `target`; 0 once the body is whole. `BadRequest` if the client goes away or
-        sends nothing for the idle timeout."""
+        file `target`; 0 once the body is whole. `BadRequest` if the client goes away,
+        `RequestTimeout` if it sends nothing for the idle timeout."""
         with self._state:
             if self._released:
                 raise BadRequest(_GONE)
@@ -202,7 +204,7 @@ class SplicedBody:
                 moved = os.splice(self._fd, pipe, count, flags=os.SPLICE_F_MOVE)
             except BlockingIOError:
                 if time.monotonic() - idle_since > self._idle_timeout:
-                    raise BadRequest(
+                    raise RequestTimeout(
                         f"No body bytes arrived for {self._idle_timeout:g} s"
                     ) from None
                 poller.poll(_POLL_SLICE_MS)

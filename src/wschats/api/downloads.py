@@ -24,6 +24,10 @@ _INLINE_TYPES = frozenset(
 )  # fmt: skip
 _INLINE_FAMILIES = ("audio/", "video/")
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+# A position with more digits than this is past the end of any file. Reading it as such keeps
+# RFC 9110's meaning without converting it: Python refuses to convert over 4300 digits.
+_MAX_POSITION_DIGITS = 18
+_BEYOND_ANY_FILE = 10**_MAX_POSITION_DIGITS
 _ASCII_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\%]')
 
 # Pictures are fetched with a `?<pictureUpdatedAt>` cache buster; an hour keeps a picture
@@ -44,10 +48,18 @@ def content_disposition(name: str, mime_type: str) -> str:
     )
 
 
+def _position(digits: str) -> int:
+    """A byte position or suffix length of a Range header, however many digits it has."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= _MAX_POSITION_DIGITS else _BEYOND_ANY_FILE
+
+
 def _requested_range(request: Request, etag: str, size: int) -> tuple[int, int] | str | None:
     """The single byte range asked for as (first, last) inclusive; None for the whole file;
     "unsatisfiable" for a range that selects nothing. Malformed or multiple ranges are
-    ignored (the whole file is sent), as RFC 9110 allows."""
+    ignored (the whole file is sent), as RFC 9110 allows. Positions of any length keep their
+    RFC meaning: a suffix longer than the file is the whole file (206), a first position past
+    the end is unsatisfiable (416), a last one past the end stops at the end."""
     header = request.headers.get("range")
     if header is None:
         return None
@@ -61,12 +73,12 @@ def _requested_range(request: Request, etag: str, size: int) -> tuple[int, int] 
     if not first_text and not last_text:
         return None
     if not first_text:  # the last N bytes
-        suffix = int(last_text)
+        suffix = _position(last_text)
         if suffix == 0 or size == 0:
             return "unsatisfiable"
         return max(size - suffix, 0), size - 1
-    first = int(first_text)
-    last = int(last_text) if last_text else size - 1
+    first = _position(first_text)
+    last = _position(last_text) if last_text else size - 1
     if last_text and last < first:
         return None
     if first >= size:

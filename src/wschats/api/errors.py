@@ -20,6 +20,8 @@ from wschats.domain.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
+    TooManyRequests,
     Unauthorized,
 )
 
@@ -31,7 +33,9 @@ STATUS_OF: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    RequestTimeout: 408,
     PayloadTooLarge: 413,
+    TooManyRequests: 429,
 }
 
 
@@ -61,7 +65,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         )
         return error_response(request, status, exc.message)
     status = next((s for cls, s in STATUS_OF.items() if isinstance(exc, cls)), 500)
-    return error_response(request, status, exc.message)
+    response = error_response(request, status, exc.message)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -152,6 +152,8 @@ _ADDED_RESPONSES: dict[str, dict[str, Any]] = {
             "content": {_JSON: {"schema": {"$ref": _SCHEMAS + "Token"}}},
         },
         "401": {"$ref": _RESPONSES + "401UnauthorizedResponse"},
+        # Too many failed logins, or too many logins at once (README, Limits).
+        "429": {"$ref": _RESPONSES + "429TooManyRequestsResponse"},
     },
     "logout": {"204": {"description": "The caller's token is revoked and its cookie cleared"}},
     "listMeeting": {

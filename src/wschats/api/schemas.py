@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from wschats.api.limits import bounded_list
 from wschats.domain.model import MeetingType, RoomType
+from wschats.domain.time import as_utc
 
 E = TypeVar("E", bound=Enum)
 
@@ -23,6 +25,18 @@ RoomTypeField = Annotated[RoomType, BeforeValidator(_lower)]
 MeetingTypeField = Annotated[MeetingType, BeforeValidator(_lower)]
 # Every list in a request is bounded by WSC_MAX_LIST_LENGTH (more items: 400).
 BoundedList = BeforeValidator(bounded_list)
+
+
+def _in_utc(value: datetime) -> datetime:
+    # An offset can carry a date past year 9999 or before year 1 once in UTC: 400, not 500.
+    try:
+        return as_utc(value)
+    except OverflowError:
+        raise ValueError("the date is out of range once converted to UTC") from None
+
+
+# A date from a client, in UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class RequestModel(BaseModel):

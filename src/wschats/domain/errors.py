@@ -37,6 +37,18 @@ class PayloadTooLarge(DomainError):
     pass
 
 
+class TooManyRequests(DomainError):
+    """Refused for now: the caller may try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
+class RequestTimeout(DomainError):
+    """The client stopped sending its request."""
+
+
 class Dependency(StrEnum):
     """The dependencies /health reports, in the original's order."""
 

@@ -18,6 +18,7 @@ UNREADABLE = "Cannot read the message to forward"
 ATTACHMENT_MARKER = "<operation>attachmentAdded</operation>"
 # A chat message, not a document: far above any stanza limit of an XMPP server.
 MAX_MESSAGE_LENGTH = 256 * 1024
+MAX_COUNT_DIGITS = 9
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ def forwarded_count(forwarded: ET.Element) -> int:
     value = forwarded.get("count")
     if value is None:
         return 0
+    # Nine digits are plenty; thousands would convert, then fail as count + 1 is written.
+    if len(value.strip().lstrip("+").lstrip("0")) > MAX_COUNT_DIGITS:
+        raise BadRequest(UNREADABLE)
     try:
         count = int(value)
     except ValueError:

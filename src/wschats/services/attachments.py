@@ -355,4 +355,7 @@ def decode_cursor(value: str) -> tuple[datetime, UUID]:
         raise BadRequest("filter is not a cursor this server gave") from None
     if created_at.tzinfo is None:
         raise BadRequest("filter is not a cursor this server gave")
-    return as_utc(created_at), file_id
+    try:
+        return as_utc(created_at), file_id
+    except OverflowError:  # an offset that takes the date out of range
+        raise BadRequest("filter is not a cursor this server gave") from None

@@ -7,15 +7,21 @@ from uuid import UUID
 from wschats.domain.errors import BadRequest, Unauthorized
 from wschats.domain.model import Principal
 from wschats.ports import IdentityService, UserDirectory
+from wschats.services.login_throttle import LoginThrottle
 
 
 class AuthService:
     def __init__(
-        self, identity: IdentityService, directory: UserDirectory | None, token_ttl: int
+        self,
+        identity: IdentityService,
+        directory: UserDirectory | None,
+        token_ttl: int,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self._identity = identity
         self._directory = directory
         self._token_ttl = token_ttl
+        self._throttle = throttle
 
     async def authenticate(self, token: str | None, queue_id: str | None) -> Principal:
         queue: UUID | None = None
@@ -31,11 +37,21 @@ class AuthService:
             raise Unauthorized("Invalid or expired token")
         return Principal(user_id=profile.id, token=token, queue_id=queue)
 
-    async def login(self, email: str, password: str) -> str:
+    async def login(self, email: str, password: str, address: str) -> str:
+        """A new token for the user; `address` is the client's, for the failure limits."""
         directory = self._require_directory()
-        user_id = await directory.check_password(email, password)
+        throttle = self._throttle
+        attempt = throttle.attempt(email, address) if throttle is not None else None
+        try:
+            user_id = await directory.check_password(email, password)
+        except BaseException:
+            if attempt is not None:
+                attempt.forgive()  # not a wrong password (hashing busy, database down)
+            raise
         if user_id is None:
             raise Unauthorized("Wrong email or password")
+        if attempt is not None:
+            attempt.succeeded()
         return await directory.issue_token(user_id, self._token_ttl)
 
     async def logout(self, caller: Principal) -> None:

@@ -46,6 +46,11 @@ class TokenBucket:
             return 0.0
         return (1 - self._tokens) / self.rate
 
+    def give_back(self, now: float) -> None:
+        """Return a token taken by `take` (for an attempt that turned out not to count)."""
+        self._refill(now)
+        self._tokens = min(self.capacity, self._tokens + 1)
+
     def is_full(self, now: float) -> bool:
         self._refill(now)
         return self._tokens >= self.capacity

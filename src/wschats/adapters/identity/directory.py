@@ -1,12 +1,11 @@
 """The built-in user directory: users and tokens in the service's own database (decisions D2).
 
 Tokens are random, stored only as a SHA-256 hash, expire, and can be revoked. Passwords are
-hashed with argon2.
+hashed with argon2, on the threads of a `PasswordHashPool`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import re
@@ -25,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.engine import key_lookup
+from wschats.adapters.identity.hashing import PasswordHashPool
 from wschats.domain.errors import BadRequest
 from wschats.domain.model import UserProfile, UserType
 from wschats.domain.time import utc_now
@@ -78,8 +78,9 @@ _SESSION_CHECK_CHUNK = 500
 class DirectoryIdentity:
     """Implements both `IdentityService` and `UserDirectory` on the database."""
 
-    def __init__(self, database: SqlDatabase) -> None:
+    def __init__(self, database: SqlDatabase, hashing: PasswordHashPool | None = None) -> None:
         self._db = database
+        self.hashing = hashing or PasswordHashPool()
 
     # ------------------------------------------------------------ IdentityService
 
@@ -158,7 +159,7 @@ class DirectoryIdentity:
                 raise BadRequest(f"{label}: duplicate of entry {seen[email] + 1}")
             seen[email] = index
             password_hash = (
-                await asyncio.to_thread(_hasher.hash, user.password) if user.password else None
+                await self.hashing.run(_hasher.hash, user.password) if user.password else None
             )
             rows.append(
                 {
@@ -290,7 +291,7 @@ class DirectoryIdentity:
                 )
             ).first()
         stored = row.password_hash if row is not None and row.password_hash else None
-        matches = await asyncio.to_thread(_verify, stored, password)
+        matches = await self.hashing.run(_verify, stored, password)
         if row is None or row.disabled or not row.password_hash or not matches:
             return None
         return UUID(str(row.id))

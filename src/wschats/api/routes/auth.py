@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.requests import Request
 from starlette.responses import Response
 
 from wschats.api.deps import AUTH_COOKIE, Caller, Services
@@ -16,8 +17,10 @@ async def get_token(caller: Caller) -> Response:
 
 
 @router.post("/auth/login", operation_id="login")
-async def login(body: LoginRequest, services: Services) -> Response:
-    token = await services.auth.login(body.email, body.password)
+async def login(body: LoginRequest, request: Request, services: Services) -> Response:
+    # Behind the deployment's proxy, uvicorn has already put the forwarded address here.
+    address = request.client.host if request.client else ""
+    token = await services.auth.login(body.email, body.password, address)
     response = JsonResponse({"zmToken": token})
     response.set_cookie(
         AUTH_COOKIE,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -11,7 +10,7 @@ from starlette.responses import Response
 
 from wschats.api.deps import Caller, RoomId, Services
 from wschats.api.limits import bounded_list
-from wschats.api.schemas import RequestModel
+from wschats.api.schemas import RequestModel, UtcDatetime
 from wschats.services.attachments import ForwardRequest
 
 router = APIRouter(tags=["Rooms", "Attachments"])
@@ -19,7 +18,7 @@ router = APIRouter(tags=["Rooms", "Attachments"])
 
 class ForwardMessageBody(RequestModel):
     original_message: str = Field(min_length=1)
-    original_message_sent_at: datetime | None = None
+    original_message_sent_at: UtcDatetime | None = None
     description: str | None = None
 
 
