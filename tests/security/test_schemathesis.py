@@ -541,6 +541,50 @@ def _check(response: Any, method: str, path: str, allowed: set[int]) -> None:
     validate_response(method, path, response.status_code, response.content, content_type)
 
 
+def test_download_headers(fuzz_server: FuzzServer, report: FuzzReport) -> None:
+    """Range, If-Range and If-None-Match on every download: a file, its range, 304, 416 or
+    400, never an error of the server."""
+    fuzz_server.reset()
+    world = fuzz_server.build_world()
+    me, group = world.users[0], world.rooms[0]
+    downloads = [
+        f"/attachments/{world.files[0]}/download",
+        f"/rooms/{group}/picture",
+        f"/users/{me}/picture",
+    ]
+    auth = fuzz_server.headers("")
+
+    with fuzz_server.client() as client:
+
+        @HEADER_SETTINGS
+        @hypothesis.given(
+            path=st.sampled_from(downloads),
+            byte_range=st.none() | RANGES,
+            none_match=st.none() | _etags(world.ids),
+            if_range=st.none() | _etags(world.ids),
+        )
+        @hypothesis.example(
+            path=downloads[0], byte_range="bytes=-" + "9" * 5000, none_match=None, if_range=None
+        )
+        def run(
+            path: str, byte_range: str | None, none_match: str | None, if_range: str | None
+        ) -> None:
+            headers = dict(auth)
+            for name, value in (
+                ("Range", byte_range),
+                ("If-None-Match", none_match),
+                ("If-Range", if_range),
+            ):
+                if value is not None:
+                    headers[name] = _wire(value)
+            response = client.get(path, headers=headers)
+            report.add("hypothesis, download headers", response.status_code)
+            _check(response, "GET", path, {200, 206, 304, 400, 416})
+
+        run()
+    fuzz_server.assert_session_kept()
+
+
 def test_upload_name_and_type_headers(fuzz_server: FuzzServer, report: FuzzReport) -> None:
     """fileName (escaped as the clients do, or anything) and mimeType on every upload:
     stored, or 400, never an error of the server."""
@@ -573,6 +617,32 @@ def test_upload_name_and_type_headers(fuzz_server: FuzzServer, report: FuzzRepor
             response = client.request(method, path, data=body, headers=headers)
             report.add("hypothesis, upload headers", response.status_code)
             _check(response, method, path, stored | {400})
+
+        run()
+    fuzz_server.assert_session_kept()
+
+
+def test_forwarded_message_dates(fuzz_server: FuzzServer, report: FuzzReport) -> None:
+    """originalMessageSentAt of every year, offset and shape: forwarded, or 400 (a date
+    out of range included), never an error of the server."""
+    fuzz_server.reset()
+    world = fuzz_server.build_world()
+    path = f"/rooms/{world.rooms[0]}/forward"
+    auth = fuzz_server.headers("")
+
+    with fuzz_server.client() as client:
+
+        @HEADER_SETTINGS
+        @hypothesis.given(sent_at=DATES)
+        @hypothesis.example(sent_at="9999-12-31T23:59:59-23:59")
+        @hypothesis.example(sent_at="0001-01-01T00:00:00+23:59")
+        def run(sent_at: Any) -> None:
+            message: dict[str, Any] = {"originalMessage": "<message><body>hi</body></message>"}
+            if sent_at is not None:
+                message["originalMessageSentAt"] = sent_at
+            response = client.post(path, json=[message], headers=auth)
+            report.add("hypothesis, forwarded dates", response.status_code)
+            _check(response, "POST", path, {204, 400})
 
         run()
     fuzz_server.assert_session_kept()
