@@ -14,10 +14,12 @@ from urllib.parse import urlparse
 from fastapi import FastAPI
 
 from wschats.adapters.blobs import LocalBlobStore, S3BlobStore
+from wschats.adapters.db.chat_room_plans import SqlChatRoomPlans
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.adapters.identity.names import DirectoryNames, NoNames
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.preview.pictures import PillowPictureInspector
@@ -34,7 +36,14 @@ from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency
 from wschats.domain.time import utc_now
-from wschats.ports import BlobStore, EventDispatcher, IdentityService, MessageDispatcher
+from wschats.ports import (
+    BlobStore,
+    ChatRooms,
+    EventDispatcher,
+    IdentityService,
+    MessageDispatcher,
+    UserNames,
+)
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.health import HealthService, Probe
@@ -46,6 +55,7 @@ from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
 from wschats.services.storage import StorageCheck, sweep_grace_seconds
 from wschats.services.users import UserService
+from wschats.services.xmpp_rooms import ReconcilingDelivery, RoomSync
 
 log = logging.getLogger("wschats")
 
@@ -84,7 +94,17 @@ async def build_events(settings: Settings) -> EventDispatcher:
     return InProcessEventDispatcher(queue_size=settings.events_queue_size)
 
 
-def build_messaging(settings: Settings) -> MessageDispatcher | None:
+def room_sync(
+    rooms: ChatRooms, database: SqlDatabase, directory: DirectoryIdentity | None
+) -> tuple[RoomSync, UserNames]:
+    """What keeps ejabberd's rooms as the database says (also for `wschats xmpp resync`)."""
+    names: UserNames = DirectoryNames(directory) if directory is not None else NoNames()
+    return RoomSync(SqlChatRoomPlans(database), rooms, names), names
+
+
+def build_messaging(
+    settings: Settings, database: SqlDatabase, directory: DirectoryIdentity | None
+) -> MessageDispatcher | None:
     if settings.xmpp == "none":
         return None
     if not settings.xmpp_url:
@@ -95,13 +115,14 @@ def build_messaging(settings: Settings) -> MessageDispatcher | None:
             if settings.xmpp_username
             else None
         )
-        return EjabberdMessageDispatcher(
+        ejabberd = EjabberdMessageDispatcher(
             settings.xmpp_url,
             host=settings.xmpp_domain,
             muc_service=settings.xmpp_muc_service,
             credentials=credentials,
             timeout=settings.xmpp_timeout_seconds,
         )
+        return ReconcilingDelivery(ejabberd, *room_sync(ejabberd, database, directory))
     return MongooseImMessageDispatcher(
         settings.xmpp_url,
         settings.xmpp_username or "",
@@ -151,7 +172,7 @@ async def build_container(
     closers.append(previewer.close)
     events = await build_events(settings)
     closers.append(events.close)
-    messaging = build_messaging(settings)
+    messaging = build_messaging(settings, database, directory)
     relay: OutboxRelay | None = None
     if messaging is not None:
         closers.append(messaging.close)

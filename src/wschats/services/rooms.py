@@ -21,6 +21,7 @@ from wschats.domain.messaging import (
     CreateRoom,
     RoomDescriptionChanged,
     RoomNameChanged,
+    RoomRetitled,
 )
 from wschats.domain.model import (
     MUTED_FOREVER,
@@ -283,6 +284,10 @@ class RoomService:
                     await uow.outbox.add(
                         RoomNameChanged(room_id=room.id, sender_id=caller.user_id, name=room.name)
                     )
+                else:
+                    # Channels are titled with their workspace's name on the chat server.
+                    for child in (await uow.rooms.children_of([room.id]))[room.id]:
+                        await uow.outbox.add(RoomRetitled(room_id=child.id))
             if changes.description is not None and changes.description != room.description:
                 room.description = changes.description
                 changed = True

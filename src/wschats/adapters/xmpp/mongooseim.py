@@ -25,6 +25,7 @@ from wschats.domain.messaging import (
     RoomNameChanged,
     RoomPictureDeleted,
     RoomPictureUpdated,
+    RoomRetitled,
 )
 
 HEALTH_QUERY = "query checkAuth { checkAuth { authStatus } }"
@@ -100,6 +101,8 @@ class MongooseImMessageDispatcher:
                 await self._send(stanzas.attachment_added(jids, command))
             case ForwardMessage():
                 await self._send(forward_stanza(jids, command))
+            case RoomRetitled():
+                pass  # MUC Light rooms carry no title of wschats' making: nothing to tell
             case _:
                 raise TypeError(f"unknown messaging command {type(command).__name__}")
 
