@@ -229,7 +229,10 @@ class ReconcilingDelivery:
                 assert sender is not None
                 await self._rooms.unsubscribe(room_id, sender)
         match command:
-            case RoomNameChanged() | RoomDescriptionChanged():
+            case RoomNameChanged():
+                await self._sync.refresh_appearance(room_id)
+                await self._sync.sync_bookmarks(subscribers)  # bookmarks carry the title
+            case RoomDescriptionChanged():
                 await self._sync.refresh_appearance(room_id)
             case AddRoomMember() | RemoveRoomMember():
                 await self._sync.sync_bookmarks([command.user_id])
