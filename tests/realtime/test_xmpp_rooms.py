@@ -19,6 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from slixmpp import JID
+from slixmpp.exceptions import IqError
 
 from tests.adapters.xmpp.xmpp_client import CLIENT, Received, XmppUser
 from tests.realtime.test_xmpp_end_to_end import PrivateEjabberd, until_outbox_empty
@@ -155,10 +156,10 @@ async def bodies_until(client: XmppUser, last_operation: str) -> list[str]:
 
 async def bookmarks(client: XmppUser) -> dict[str, tuple[str, str]]:
     """What a client finds in its bookmarks (XEP-0048 in PEP): room JID -> (name, autojoin)."""
-    pubsub = client.client.plugin["xep_0060"]
+    pubsub: Any = client.client.plugin["xep_0060"]
     try:
         result = await pubsub.get_items(JID(client.jid), "storage:bookmarks", timeout=10)
-    except Exception:  # no bookmarks node at all
+    except IqError:  # no bookmarks node at all
         return {}
     storage = result.xml.find(f"{PUBSUB}pubsub/{PUBSUB}items/{PUBSUB}item/{BOOKMARKS}storage")
     assert storage is not None, ET.tostring(result.xml)

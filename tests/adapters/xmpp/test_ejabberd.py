@@ -532,3 +532,29 @@ async def test_an_unreachable_server_is_unhealthy_and_a_failed_dependency(
         assert failure.value.dependency is Dependency.XMPP
     finally:
         await dispatcher.close()
+
+
+async def test_a_forward_without_description_shows_the_forwarded_text(
+    dispatcher: EjabberdMessageDispatcher, new_user: NewUser, login: Login
+) -> None:
+    owner, alice = await new_user(), await new_user()
+    alice_client = await login(alice)
+    room_id = await make_room(dispatcher, owner, alice)
+    await skip_announcements(alice_client, alice)
+
+    await dispatcher.deliver(
+        ForwardMessage(
+            room_id,
+            owner.id,
+            "<message xmlns='jabber:client' from='r@muclight.carbonio/x@carbonio' "
+            "type='groupchat'><body encoded='UTF-8'>\\u00e0 &amp; b</body></message>",
+            None,
+        )
+    )
+
+    received = await alice_client.next()
+    # Plain text for standard clients; the nested original keeps its encoded body.
+    assert received.message.findtext(f"{CLIENT}body") == "à & b"
+    inner = received.message.find("{urn:xmpp:forward:0}forwarded/{urn:xmpp:forward:0}message")
+    assert inner is not None
+    assert inner.findtext("{urn:xmpp:forward:0}body") == "\\u00e0 & b"
