@@ -208,7 +208,7 @@ class DirectoryEntry:
 
 
 class UserDirectory(Protocol):
-    """Administration of the built-in users and tokens (decisions D2)."""
+    """Administration of the built-in users and tokens (docs/behaviour.md, authentication)."""
 
     async def add_users(
         self, users: Sequence[NewUser], on_progress: Callable[[int], None] | None = None

@@ -1,4 +1,4 @@
-"""Member use cases: list, add, remove (kick or leave), promote, demote (original §3)."""
+"""Member use cases: list, add, remove (kick or leave), promote, demote (docs/behaviour.md)."""
 
 from __future__ import annotations
 

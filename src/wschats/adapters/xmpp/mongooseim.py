@@ -1,4 +1,7 @@
-"""MessageDispatcher for MongooseIM: the original's GraphQL calls, byte for byte (§8.1-8.2)."""
+"""MessageDispatcher for MongooseIM: the original's GraphQL calls, byte for byte.
+
+The calls and stanzas are described in docs/behaviour.md (XMPP).
+"""
 
 from __future__ import annotations
 
