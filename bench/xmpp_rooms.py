@@ -6,10 +6,11 @@ receive every system message, in order per room. Figures: the time from the firs
 the last message received, and the same count of stanzas sent straight to ejabberd's API
 (no database, no outbox, no room checks) as the baseline, in the same run.
 
-    .venv/bin/python bench/xmpp_rooms.py [--changes 1000] [--rooms 100] [--database-url URL]
+    .venv/bin/python bench/xmpp_rooms.py [--changes 1000] [--rooms 100] [--sqlite]
 
 A private ejabberd is started on free ports in a temporary directory (scripts/ejabberd.sh)
-and stopped at the end. wschats runs in this process (ASGI), SQLite unless --database-url.
+and stopped at the end. wschats runs in this process (ASGI), on a throw-away PostgreSQL
+database on 127.0.0.1 (SQLite with --sqlite).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import free_port
+from bench.events import drop_database, postgres_database
 from tests.adapters.xmpp.xmpp_client import XmppUser
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
@@ -244,6 +246,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changes", type=int, default=1000)
     parser.add_argument("--rooms", type=int, default=100)
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.changes, args.rooms, args.database_url)))
+    if args.sqlite:
+        sys.exit(asyncio.run(main(args.changes, args.rooms, None)))
+    name, url = postgres_database()
+    try:
+        code = asyncio.run(main(args.changes, args.rooms, url))
+    finally:
+        drop_database(name)
+    sys.exit(code)

@@ -371,3 +371,29 @@ async def test_xmpp_resync_repairs_and_reports_what_it_changed(world: World) -> 
     again = resync(world, "--room", lost)
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "nothing to change"
+
+
+def test_xmpp_resync_explains_what_it_needs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
+    env["WSC_DATA_DIR"] = str(tmp_path)
+
+    def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [WSCHATS, "xmpp", "resync", *args],
+            env=env | extra,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    unset = run()
+    assert unset.returncode == 1
+    assert "resync needs WSC_XMPP=ejabberd and WSC_XMPP_URL" in unset.stderr
+    bad_room = run("--room", "nope", WSC_XMPP="ejabberd", WSC_XMPP_URL="http://127.0.0.1:1/api")
+    assert bad_room.returncode == 2
+    assert "--room" in bad_room.stderr
+    down = run(WSC_XMPP="ejabberd", WSC_XMPP_URL=f"http://127.0.0.1:{free_port()}/api")
+    assert down.returncode == 1
+    assert "Error: ejabberd" in down.stderr  # one line naming the failed call, no traceback
+    assert "Traceback" not in down.stderr
