@@ -176,7 +176,13 @@ async def build_container(
     relay: OutboxRelay | None = None
     if messaging is not None:
         closers.append(messaging.close)
-        relay = OutboxRelay(SqlOutboxQueue(database), messaging, SystemClock())
+        relay = OutboxRelay(
+            SqlOutboxQueue(database),
+            messaging,
+            SystemClock(),
+            # Two connections a room at most (claim + work): half the pool stays for requests.
+            parallel_rooms=max(1, settings.database_pool_size // 2),
+        )
         database.on_messages = relay.wake
         relay.start()
         closers.append(relay.stop)

@@ -358,12 +358,22 @@ class ChatRoomPlan:
     member_ids: tuple[UUID, ...]  # every member, owners included, in member order
 
 
+@dataclass(frozen=True)
+class MemberRoom:
+    """One of a user's rooms, as their bookmark shows it."""
+
+    room_id: UUID
+    name: str | None
+    workspace_name: str | None
+    other_id: UUID | None  # a one-to-one's other member; None for other rooms
+
+
 class ChatRoomPlans(Protocol):
     """The rooms that have an XMPP room (every room but workspaces), read from the database."""
 
     async def plan(self, room_id: UUID) -> ChatRoomPlan | None: ...
     async def room_ids(self) -> list[UUID]: ...
-    async def plans_of_member(self, user_id: UUID) -> list[ChatRoomPlan]: ...
+    async def rooms_of_member(self, user_id: UUID) -> list[MemberRoom]: ...
 
 
 class UserNames(Protocol):

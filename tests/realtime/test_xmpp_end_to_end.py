@@ -208,7 +208,7 @@ async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> 
             )
             assert renamed.status_code == 200  # the change itself never waits for XMPP
         # A short outage only delays system messages: wschats stays ready (docs/xmpp-rooms.md;
-        # tests/services/test_outbox_health.py covers the outage that lasts).
+        # tests/adapters/xmpp/test_outbox_relay.py covers the outage that lasts).
         health = (await world.client.get("/health")).json()
         assert {"name": "xmpp_server", "isHealthy": True} in health["dependencies"]
     finally:

@@ -39,12 +39,17 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         batch: int = 50,
+        parallel_rooms: int = 5,
     ) -> None:
         self._queue = queue
         self._dispatcher = dispatcher
         self._clock = clock
         self._poll = poll_seconds
         self._batch = batch
+        # Rooms delivered at once. Each holds a database connection for its claim (the
+        # PostgreSQL advisory lock) and uses another while it works: without a bound, a
+        # backlog over many rooms took the whole pool and every request waited for it.
+        self._parallel = asyncio.Semaphore(parallel_rooms)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unanswered_since: datetime | None = None
@@ -105,8 +110,12 @@ class OutboxRelay:
     async def deliver_due(self) -> bool:
         """One round over every due room; True if anything was delivered."""
         rooms = await self._queue.due_rooms(self._clock.now(), self._batch)
-        results = await asyncio.gather(*(self._deliver_room(room) for room in rooms))
+        results = await asyncio.gather(*(self._deliver_bounded(room) for room in rooms))
         return any(results)
+
+    async def _deliver_bounded(self, room_key: str) -> bool:
+        async with self._parallel:
+            return await self._deliver_room(room_key)
 
     async def _deliver_room(self, room_key: str) -> bool:
         delivered = False

@@ -13,6 +13,7 @@ After a command it keeps titles and bookmarks current.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Iterable
 from uuid import UUID
@@ -52,6 +53,10 @@ class RoomSync:
         self._plans = plans
         self._rooms = rooms
         self._names = names
+        # Bookmarks are written as a whole list per user: one read-and-write at a time per
+        # user, so a list read earlier never overwrites a newer one (rooms are delivered in
+        # parallel). Across processes the next change or a resync puts a rare loser right.
+        self._bookmark_locks: dict[UUID, asyncio.Lock] = {}
 
     async def reconcile(self, room_id: UUID, *, bookmarks: bool = True) -> list[str]:
         """Make the server's room match the database; the changes made, as lines of text.
@@ -116,20 +121,34 @@ class RoomSync:
         """Each user's bookmarks name exactly the rooms they belong to, with their titles."""
         report: dict[UUID, list[str]] = {}
         for user_id in sorted(set(user_ids)):
-            wanted = [
-                Bookmark(plan.room_id, await self._bookmark_name(plan, user_id))
-                for plan in await self._plans.plans_of_member(user_id)
-            ]
-            current = await self._rooms.bookmarks(user_id)
-            if sorted(current, key=_key) == sorted(wanted, key=_key):
-                continue
-            await self._rooms.set_bookmarks(user_id, wanted)
-            had = {b.room_id for b in current}
-            has = {b.room_id for b in wanted}
-            lines = [f"bookmark added for {r}" for r in sorted(has - had)]
-            lines += [f"bookmark removed for {r}" for r in sorted(had - has)]
-            report[user_id] = lines or ["bookmark names updated"]
+            # One small lock per user seen, kept for the life of the process.
+            async with self._bookmark_locks.setdefault(user_id, asyncio.Lock()):
+                lines = await self._sync_user_bookmarks(user_id)
+            if lines:
+                report[user_id] = lines
         return report
+
+    async def _sync_user_bookmarks(self, user_id: UUID) -> list[str]:
+        rooms = await self._plans.rooms_of_member(user_id)
+        names = await self._names.names({r.other_id for r in rooms if r.other_id is not None})
+        wanted = [
+            Bookmark(
+                r.room_id,
+                system_texts.name_of(names, r.other_id)
+                if r.other_id is not None
+                else system_texts.room_title(r.name, r.workspace_name),
+            )
+            for r in rooms
+        ]
+        current = await self._rooms.bookmarks(user_id)
+        if sorted(current, key=_key) == sorted(wanted, key=_key):
+            return []
+        await self._rooms.set_bookmarks(user_id, wanted)
+        had = {b.room_id for b in current}
+        has = {b.room_id for b in wanted}
+        lines = [f"bookmark added for {r}" for r in sorted(has - had)]
+        lines += [f"bookmark removed for {r}" for r in sorted(had - has)]
+        return lines or ["bookmark names updated"]
 
     async def refresh_appearance(self, room_id: UUID) -> None:
         plan = await self._plans.plan(room_id)
@@ -145,13 +164,6 @@ class RoomSync:
             title = " & ".join(system_texts.name_of(names, u) for u in plan.member_ids)
             return title, ""
         return system_texts.room_title(plan.name, plan.workspace_name), plan.description or ""
-
-    async def _bookmark_name(self, plan: ChatRoomPlan, user_id: UUID) -> str:
-        if plan.one_to_one:
-            others = [u for u in plan.member_ids if u != user_id]
-            names = await self._names.names(others)
-            return ", ".join(system_texts.name_of(names, u) for u in others)
-        return (await self.appearance(plan))[0]
 
     async def _contacts(self, plan: ChatRoomPlan) -> list[str]:
         if len(plan.member_ids) != 2:

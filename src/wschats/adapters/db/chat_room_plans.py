@@ -14,7 +14,7 @@ from sqlalchemy.orm import aliased
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
 from wschats.domain.model import RoomType
-from wschats.ports import ChatRoomPlan
+from wschats.ports import ChatRoomPlan, MemberRoom
 
 _WITH_XMPP_ROOM = [kind.value for kind in RoomType if kind is not RoomType.WORKSPACE]
 
@@ -34,21 +34,49 @@ class SqlChatRoomPlans:
             )
             return [r.id for r in rows]
 
-    async def plans_of_member(self, user_id: UUID) -> list[ChatRoomPlan]:
+    async def rooms_of_member(self, user_id: UUID) -> list[MemberRoom]:
+        """Without the members of big rooms: only a one-to-one's other member is read."""
         workspace = aliased(t.room)
-        member_of = (
-            select(t.subscription.c.room_id)
-            .where(t.subscription.c.user_id == user_id)
-            .union(
-                # Channels take their members from their workspace.
-                select(t.room.c.id)
-                .join(workspace, workspace.c.id == t.room.c.parent_id)
-                .join(t.subscription, t.subscription.c.room_id == workspace.c.id)
-                .where(t.subscription.c.user_id == user_id)
+        own = aliased(t.subscription)
+        other = aliased(t.subscription)
+        workspace_member = aliased(t.subscription)
+        async with self._db.unit_of_work() as uow:
+            rows = await uow.connection.execute(
+                select(
+                    t.room.c.id,
+                    t.room.c.name,
+                    t.room.c.parent_id,
+                    workspace.c.name.label("workspace_name"),
+                    other.c.user_id.label("other_id"),
+                )
+                .outerjoin(workspace, workspace.c.id == t.room.c.parent_id)
+                .outerjoin(own, (own.c.room_id == t.room.c.id) & (own.c.user_id == user_id))
+                .outerjoin(
+                    workspace_member,
+                    (workspace_member.c.room_id == workspace.c.id)
+                    & (workspace_member.c.user_id == user_id),
+                )
+                .outerjoin(
+                    other,
+                    (other.c.room_id == t.room.c.id)
+                    & (other.c.user_id != user_id)
+                    & (t.room.c.type == RoomType.ONE_TO_ONE.value),
+                )
+                .where(
+                    t.room.c.type.in_(_WITH_XMPP_ROOM),
+                    own.c.user_id.is_not(None) | workspace_member.c.user_id.is_not(None),
+                )
+                .order_by(t.room.c.created_at, t.room.c.id)
             )
-            .scalar_subquery()
-        )
-        return await self._plans(t.room.c.id.in_(member_of))
+            return [
+                MemberRoom(
+                    room_id=r.id,
+                    name=r.name,
+                    workspace_name=r.workspace_name if r.parent_id is not None else None,
+                    other_id=r.other_id,
+                )
+                for r in rows
+            ]
 
     async def _plans(self, where: Any) -> list[ChatRoomPlan]:
         workspace = aliased(t.room)

@@ -1,6 +1,6 @@
-"""When /health reports `xmpp_server` down (README "Realtime events and XMPP"): after two
-minutes without an answer from the chat server, or with a command waiting that long. Real
-ejabberd, real outbox table; only the clock is moved by hand."""
+"""The outbox relay with a real ejabberd and a real outbox table; only the clock is moved by
+hand. When /health reports `xmpp_server` down (README "Realtime events and XMPP"): after two
+minutes without an answer from the chat server, or with a command waiting that long."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.xmpp import EjabberdMessageDispatcher
-from wschats.domain.messaging import AddRoomMember
+from wschats.domain.messaging import AddRoomMember, RoomRetitled
 from wschats.services.outbox import STUCK_SECONDS, OutboxRelay
 
 
@@ -88,3 +88,24 @@ async def test_a_backlog_that_does_not_drain_is_down_and_says_so(
     with caplog.at_level(logging.WARNING):
         assert await relay.healthy() is False  # the server answers, but nothing drains
     assert "XMPP outbox not draining: 1 commands pending, the oldest for 12" in caplog.text
+
+
+async def test_a_backlog_over_many_rooms_leaves_database_connections_for_others(
+    postgres_url: str, dispatcher: EjabberdMessageDispatcher
+) -> None:
+    """Each room being delivered holds a connection for its claim and needs another to read
+    its commands: with every due room at once, a small pool ran dry and delivery failed."""
+    upgrade(postgres_url)
+    database = SqlDatabase(postgres_url, pool_size=2, record_messages=True)  # 4 connections
+    try:
+        queue = SqlOutboxQueue(database)
+        async with database.unit_of_work(write=True) as uow:
+            for _ in range(20):
+                await uow.outbox.add(RoomRetitled(room_id=uuid4()))  # nothing to send
+            await uow.commit()
+        relay = OutboxRelay(queue, dispatcher, HandClock(), parallel_rooms=1)
+
+        assert await relay.deliver_due() is True
+        assert (await queue.backlog())[0] == 0
+    finally:
+        await database.close()
