@@ -8,17 +8,20 @@ members' bookmarks and, for one-to-ones, the pair's roster entries. It reports w
 a command goes into a room it checks (one call) that the server has the room and that the
 sender is subscribed; when not (the server was wiped or restored from an old backup) it
 reconciles the room first, so the command is delivered instead of being silently dropped.
-After a command it keeps titles and bookmarks current.
+After a command it keeps titles and bookmarks current: membership at once, bookmark names
+shortly after a rename (a burst of renames rewrites each member's bookmarks once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Iterable
 from uuid import UUID
 
 from wschats.domain import system_texts
+from wschats.domain.errors import DependencyFailed
 from wschats.domain.messaging import (
     AddContacts,
     AddRoomMember,
@@ -44,6 +47,10 @@ from wschats.ports import (
 )
 
 log = logging.getLogger(__name__)
+
+# A burst of renames rewrites each member's bookmarks once, this long after the first one.
+BOOKMARK_NAMES_DELAY_SECONDS = 0.5
+BOOKMARK_NAMES_RETRY_SECONDS = 5.0
 
 _EMPTY = ChatRoomState(title="", description="", affiliations={}, subscribers=frozenset())
 
@@ -74,9 +81,13 @@ class RoomSync:
             await self._rooms.create(room_id, title, description)
             changes.append("created")
             state = _EMPTY
-        elif (state.title, state.description) != (title, description):
-            await self._rooms.set_appearance(room_id, title, description)
-            changes.append(f"title “{title}”, description “{description}”")
+        else:
+            if state.title != title:
+                await self._rooms.set_appearance(room_id, title=title)
+                changes.append(f"title “{title}”")
+            if state.description != description:
+                await self._rooms.set_appearance(room_id, description=description)
+                changes.append(f"description “{description}”")
         owners = set(plan.owner_ids)
         for user_id in plan.member_ids:
             wanted = "owner" if user_id in owners else "member"
@@ -150,11 +161,19 @@ class RoomSync:
         lines += [f"bookmark removed for {r}" for r in sorted(had - has)]
         return lines or ["bookmark names updated"]
 
-    async def refresh_appearance(self, room_id: UUID) -> None:
+    async def refresh_appearance(
+        self, room_id: UUID, *, title: bool = True, description: bool = True
+    ) -> None:
+        """Sets the room's title and/or description as the database has them now."""
         plan = await self._plans.plan(room_id)
         if plan is None:
             return  # deleted since: its DeleteRoom follows
-        await self._rooms.set_appearance(room_id, *await self.appearance(plan))
+        new_title, new_description = await self.appearance(plan)
+        await self._rooms.set_appearance(
+            room_id,
+            title=new_title if title else None,
+            description=new_description if description else None,
+        )
 
     async def appearance(self, plan: ChatRoomPlan) -> tuple[str, str]:
         """(title, description) of the room on the server. A one-to-one is titled with both
@@ -189,6 +208,8 @@ class ReconcilingDelivery:
         self._rooms = rooms
         self._sync = sync
         self._names = names
+        self._stale_names: set[UUID] = set()
+        self._refresher: asyncio.Task[None] | None = None
 
     async def deliver(self, command: MessagingCommand) -> None:
         match command:
@@ -206,8 +227,8 @@ class ReconcilingDelivery:
             case RoomRetitled():
                 members = await self._ensure_room(command.room_id)
                 if members:
-                    await self._sync.refresh_appearance(command.room_id)
-                    await self._sync.sync_bookmarks(members)
+                    await self._sync.refresh_appearance(command.room_id, description=False)
+                    self._refresh_names_later(members)
             case _:
                 await self._deliver_into_room(command)
 
@@ -242,10 +263,10 @@ class ReconcilingDelivery:
                 await self._rooms.unsubscribe(room_id, sender)
         match command:
             case RoomNameChanged():
-                await self._sync.refresh_appearance(room_id)
-                await self._sync.sync_bookmarks(subscribers)  # bookmarks carry the title
+                await self._sync.refresh_appearance(room_id, description=False)
+                self._refresh_names_later(subscribers)  # bookmarks carry the title
             case RoomDescriptionChanged():
-                await self._sync.refresh_appearance(room_id)
+                await self._sync.refresh_appearance(room_id, title=False)
             case AddRoomMember() | RemoveRoomMember():
                 await self._sync.sync_bookmarks([command.user_id])
 
@@ -260,10 +281,36 @@ class ReconcilingDelivery:
     async def _names_in(self, command: MessagingCommand) -> dict[UUID, str]:
         return await self._names.names(_people(command))
 
+    def _refresh_names_later(self, users: Collection[UUID]) -> None:
+        """Bookmark names follow a rename soon, not within its delivery: rewriting every
+        member's bookmarks for each rename made a burst of renames several times slower
+        (bench/xmpp_rooms.py). Membership changes still update bookmarks at once."""
+        self._stale_names.update(users)
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.create_task(self._refresh_names(), name="bookmark-names")
+
+    async def _refresh_names(self) -> None:
+        await asyncio.sleep(BOOKMARK_NAMES_DELAY_SECONDS)
+        while self._stale_names:
+            users, self._stale_names = self._stale_names, set()
+            try:
+                await self._sync.sync_bookmarks(users)
+            except DependencyFailed as error:
+                self._stale_names |= users
+                log.warning(
+                    "bookmark names of %d users not refreshed, retry in %.0f s: %s",
+                    len(users), BOOKMARK_NAMES_RETRY_SECONDS, error.message,
+                )  # fmt: skip
+                await asyncio.sleep(BOOKMARK_NAMES_RETRY_SECONDS)
+
     async def health(self) -> bool:
         return await self._rooms.health()
 
     async def close(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
         await self._rooms.close()
 
 

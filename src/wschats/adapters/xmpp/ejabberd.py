@@ -290,8 +290,12 @@ class EjabberdMessageDispatcher:
     async def create(self, room_id: UUID, title: str, description: str) -> None:
         await self._create(room_id, {"title": title, "description": description})
 
-    async def set_appearance(self, room_id: UUID, title: str, description: str) -> None:
+    async def set_appearance(
+        self, room_id: UUID, *, title: str | None = None, description: str | None = None
+    ) -> None:
         for option, value in (("title", title), ("description", description)):
+            if value is None:
+                continue
             await self._call(
                 "change_room_option", {**self._room(room_id), "option": option, "value": value}
             )
