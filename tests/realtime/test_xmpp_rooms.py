@@ -413,3 +413,47 @@ def test_xmpp_resync_explains_what_it_needs(tmp_path: Path) -> None:
     assert down.returncode == 1
     assert "Error: ejabberd" in down.stderr  # one line naming the failed call, no traceback
     assert "Traceback" not in down.stderr
+
+
+async def test_changes_queued_while_ejabberd_was_wiped_are_all_announced(world: World) -> None:
+    alice, bob, carol, dave = (
+        await world.person("Alice"),
+        await world.person("Bob"),
+        await world.person("Carol"),
+        await world.person("Dave"),
+    )
+    room_id = await world.create(
+        alice, type="group", name="Queued", membersIds=[str(bob.id), str(carol.id)]
+    )
+
+    world.ejabberd.stop()
+    shutil.rmtree(world.ejabberd.directory / "spool")
+    try:
+        renamed = await world.client.put(
+            f"/rooms/{room_id}", headers=alice.headers, json={"name": "Queued 2"}
+        )
+        added = await world.client.post(
+            f"/rooms/{room_id}/members",
+            headers=alice.headers,
+            json={"userId": str(dave.id), "owner": False, "historyCleared": False},
+        )
+        removed = await world.client.delete(
+            f"/rooms/{room_id}/members/{carol.id}", headers=alice.headers
+        )
+        assert (renamed.status_code, added.status_code, removed.status_code) == (200, 201, 204)
+    finally:
+        world.ejabberd.start(keep=True)
+    for person in (alice, bob, carol, dave):
+        await world.register(person)
+    bob_xmpp = await world.login(bob)
+    await world.delivered()
+
+    # The first command re-created the room with today's members; the two after it still
+    # announce what they did, although the room already looked that way.
+    assert await bodies_until(bob_xmpp, "memberRemoved") == [
+        "Alice renamed the room to “Queued 2”",
+        "Alice added Dave",
+        "Alice removed Carol",
+    ]
+    subscribers = await world.ok("get_subscribers", name=room_id, service=MUC)
+    assert sorted(subscribers) == sorted([alice.jid, bob.jid, dave.jid])

@@ -210,6 +210,10 @@ class ReconcilingDelivery:
         self._names = names
         self._stale_names: set[UUID] = set()
         self._refresher: asyncio.Task[None] | None = None
+        # Rooms this process reconciled. Their queued membership commands find the members
+        # already (un)subscribed, so they announce anyway; the cost is a second announcement
+        # should one of them be delivered twice after a crash.
+        self._reconciled: set[UUID] = set()
 
     async def deliver(self, command: MessagingCommand) -> None:
         match command:
@@ -237,12 +241,11 @@ class ReconcilingDelivery:
         room_id = command.room_id
         sender = _sender(command)
         subscribers = await self._rooms.subscribers(room_id)
-        recreated = False
         if subscribers is None or sender not in subscribers:
             changes = await self._sync.reconcile(room_id)
             if changes:
                 log.warning("XMPP room %s was out of date, reconciled: %s", room_id, changes)
-            recreated = subscribers is None
+                self._reconciled.add(room_id)
             subscribers = await self._rooms.subscribers(room_id)
             if subscribers is None:
                 log.info("XMPP room %s no longer exists: %s not delivered", room_id, command)
@@ -255,7 +258,9 @@ class ReconcilingDelivery:
             await self._rooms.subscribe(room_id, sender)
         try:
             await self._rooms.deliver(
-                command, names=await self._names_in(command), announce=recreated
+                command,
+                names=await self._names_in(command),
+                announce=room_id in self._reconciled,
             )
         finally:
             if borrowed:
