@@ -1,10 +1,11 @@
 """Benchmark: room changes through wschats' outbox to a subscribed XMPP client (ejabberd).
 
 N room renames spread over R rooms go through the HTTP API (each room's renames one after
-the other, rooms in parallel). A real XMPP client (slixmpp), subscribed to every room, must
+the other, 20 rooms at a time). A real XMPP client (slixmpp), subscribed to every room, must
 receive every system message, in order per room. Figures: the time from the first request to
-the last message received, and the same count of stanzas sent straight to ejabberd's API
-(no database, no outbox, no room checks) as the baseline, in the same run.
+the last message received, and as the baseline, in the same run, the same count of stanzas
+sent straight to ejabberd's API (no database, outbox or room checks) into rooms of their own
+with users of their own (archives and offline queues grow per user).
 
     .venv/bin/python bench/xmpp_rooms.py [--changes 1000] [--rooms 100] [--sqlite]
 
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -126,14 +128,24 @@ async def main(changes: int, room_count: int, database_url: str | None) -> int:
             ejabberd.run("stop")
 
 
-async def run(
+@dataclass
+class Side:
+    """One phase's own people, rooms and logged-in client: archives and offline queues grow
+    per user, so the two phases must not share them."""
+
+    owner: UUID
+    headers: dict[str, str]
+    client: XmppUser
+    jids: dict[str, str]  # room JID -> room id
+
+
+async def side(
     container: Any,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     ejabberd: Ejabberd,
-    per_room: int,
     room_count: int,
-) -> int:
+) -> Side:
     directory = container.directory
     people: dict[str, UUID] = {name: uuid4() for name in ("Alice", "Bob", "Carol")}
     await directory.add_users(
@@ -144,7 +156,6 @@ async def run(
     password = secrets.token_urlsafe(12)
     bob = people["Bob"]
     await admin.post("register", json={"user": str(bob), "host": HOST, "password": password})
-
     room_ids: list[str] = []
     for index in range(room_count):
         created = await api.post(
@@ -164,23 +175,72 @@ async def run(
     await asyncio.sleep(2)  # offline copies of the creation messages arrive at login
     while not client._received.empty():
         client._received.get_nowait()
-    jids = {f"{r}@{MUC}": r for r in room_ids}
+    return Side(people["Alice"], headers, client, {f"{r}@{MUC}": r for r in room_ids})
+
+
+async def run(
+    container: Any,
+    api: httpx.AsyncClient,
+    admin: httpx.AsyncClient,
+    ejabberd: Ejabberd,
+    per_room: int,
+    room_count: int,
+) -> int:
     total = per_room * room_count
     limit = asyncio.Semaphore(PARALLEL_ROOMS)
+    direct = await side(container, api, admin, ejabberd, room_count)
+    through = await side(container, api, admin, ejabberd, room_count)
+    print(f"load average before the runs: {os.getloadavg()[0]:.1f} (2 CPUs)")
 
-    # 1. Through wschats: HTTP renames, outbox, room checks, readable bodies.
-    plan = {jid: [f"{room}: wschats {i} ✓" for i in range(per_room)] for jid, room in jids.items()}
+    # 1. Baseline: rename stanzas straight into ejabberd (no database, outbox or checks).
+    owner = f"{direct.owner}@{HOST}"
+    baseline_plan = {
+        jid: [f"{room}: direct {i} ✓" for i in range(per_room)] for jid, room in direct.jids.items()
+    }
+
+    async def send_all(jid: str) -> None:
+        async with limit:
+            for name in baseline_plan[jid]:
+                stanza = (
+                    f"<message xmlns='jabber:client' from='{owner}' to='{jid}' type='groupchat'>"
+                    f"<x xmlns='urn:xmpp:muclight:0#configuration'><operation>roomNameChanged"
+                    f"</operation><value encoded='UTF-8'>{encode_text(name)}</value></x>"
+                    f"<body>{name}</body><store xmlns='urn:xmpp:hints'/></message>"
+                )
+                response = await admin.post(
+                    "send_stanza", json={"from": owner, "to": jid, "stanza": stanza}
+                )
+                assert response.status_code == 200, response.text
+
+    started = time.monotonic()
+    waiting = asyncio.create_task(received_renames(direct.client, total, set(direct.jids)))
+    await asyncio.gather(*(send_all(jid) for jid in baseline_plan))
+    seen, last = await waiting
+    direct_seconds = last - started
+    direct_order = in_order(seen, baseline_plan)
+    print(
+        f"baseline (send_stanza straight to ejabberd): {total} renames over {room_count} rooms, "
+        f"received {sum(map(len, seen.values()))}, {direct_order}/{room_count} rooms in order; "
+        f"last message after {direct_seconds:.2f} s ({total / direct_seconds:.0f} changes/s)",
+        flush=True,
+    )
+
+    # 2. Through wschats: HTTP renames, outbox, room checks, titles, readable bodies.
+    plan = {
+        jid: [f"{room}: wschats {i} ✓" for i in range(per_room)]
+        for jid, room in through.jids.items()
+    }
 
     async def rename_all(jid: str) -> None:
         async with limit:
             for name in plan[jid]:
                 response = await api.put(
-                    f"/rooms/{jids[jid]}", headers=headers, json={"name": name}
+                    f"/rooms/{through.jids[jid]}", headers=through.headers, json={"name": name}
                 )
                 assert response.status_code == 200, response.text
 
     started = time.monotonic()
-    waiting = asyncio.create_task(received_renames(client, total, set(jids)))
+    waiting = asyncio.create_task(received_renames(through.client, total, set(through.jids)))
     await asyncio.gather(*(rename_all(jid) for jid in plan))
     requests_done = time.monotonic()
     seen, last = await waiting
@@ -189,43 +249,13 @@ async def run(
     print(
         f"wschats: {total} renames over {room_count} rooms, HTTP done in "
         f"{requests_done - started:.2f} s; received {sum(map(len, seen.values()))}, "
-        f"{wschats_order}/{room_count} rooms in order; last message after {wschats_seconds:.2f} s "
-        f"({total / wschats_seconds:.0f} changes/s)"
-    )
-
-    # 2. Baseline: the same count of rename stanzas straight into ejabberd.
-    alice = f"{people['Alice']}@{HOST}"
-    baseline_plan = {
-        jid: [f"{room}: direct {i} ✓" for i in range(per_room)] for jid, room in jids.items()
-    }
-
-    async def send_all(jid: str) -> None:
-        async with limit:
-            for name in baseline_plan[jid]:
-                stanza = (
-                    f"<message xmlns='jabber:client' from='{alice}' to='{jid}' type='groupchat'>"
-                    f"<x xmlns='urn:xmpp:muclight:0#configuration'><operation>roomNameChanged"
-                    f"</operation><value encoded='UTF-8'>{encode_text(name)}</value></x>"
-                    f"<body>{name}</body><store xmlns='urn:xmpp:hints'/></message>"
-                )
-                response = await admin.post(
-                    "send_stanza", json={"from": alice, "to": jid, "stanza": stanza}
-                )
-                assert response.status_code == 200, response.text
-
-    started = time.monotonic()
-    waiting = asyncio.create_task(received_renames(client, total, set(jids)))
-    await asyncio.gather(*(send_all(jid) for jid in baseline_plan))
-    seen, last = await waiting
-    direct_seconds = last - started
-    direct_order = in_order(seen, baseline_plan)
-    print(
-        f"baseline (send_stanza straight to ejabberd): received {sum(map(len, seen.values()))}, "
-        f"{direct_order}/{room_count} rooms in order; last message after {direct_seconds:.2f} s "
-        f"({total / direct_seconds:.0f} changes/s)"
+        f"{wschats_order}/{room_count} rooms in order; last message after "
+        f"{wschats_seconds:.2f} s ({total / wschats_seconds:.0f} changes/s)"
     )
     print(f"wschats / baseline time: {wschats_seconds / direct_seconds:.2f}x")
-    await client.close()
+    print(f"load average after the runs: {os.getloadavg()[0]:.1f} (2 CPUs)")
+    for client in (direct.client, through.client):
+        await client.close()
     ok = wschats_order == room_count and direct_order == room_count
     print("every message delivered, in order per room" if ok else "MISSING OR OUT OF ORDER")
     return 0 if ok else 1
