@@ -250,6 +250,13 @@ class ReconcilingDelivery:
             if subscribers is None:
                 log.info("XMPP room %s no longer exists: %s not delivered", room_id, command)
                 return
+        # The title first: should it fail, the retry has not sent the system message yet
+        # (a failure after the message would send it twice).
+        match command:
+            case RoomNameChanged():
+                await self._sync.refresh_appearance(room_id, description=False)
+            case RoomDescriptionChanged():
+                await self._sync.refresh_appearance(room_id, title=False)
         # A sender who left since the command was recorded is subscribed for this one
         # message: ejabberd drops a message from a non-subscriber without saying so.
         borrowed = sender is not None and sender not in subscribers
@@ -268,10 +275,7 @@ class ReconcilingDelivery:
                 await self._rooms.unsubscribe(room_id, sender)
         match command:
             case RoomNameChanged():
-                await self._sync.refresh_appearance(room_id, description=False)
                 self._refresh_names_later(subscribers)  # bookmarks carry the title
-            case RoomDescriptionChanged():
-                await self._sync.refresh_appearance(room_id, title=False)
             case AddRoomMember() | RemoveRoomMember():
                 await self._sync.sync_bookmarks([command.user_id])
 
