@@ -29,6 +29,7 @@ from wschats.adapters.db.migrate import upgrade
 from wschats.app import create_app
 from wschats.config import Settings
 from wschats.container import Container
+from wschats.domain.errors import Dependency, DependencyFailed
 from wschats.ports import NewUser
 
 HOST = "carbonio"
@@ -457,3 +458,40 @@ async def test_changes_queued_while_ejabberd_was_wiped_are_all_announced(world: 
     ]
     subscribers = await world.ok("get_subscribers", name=room_id, service=MUC)
     assert sorted(subscribers) == sorted([alice.jid, bob.jid, dave.jid])
+
+
+async def test_a_failed_title_update_does_not_send_the_rename_twice(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bob, carol = (
+        await world.person("Alice"),
+        await world.person("Bob"),
+        await world.person("Carol"),
+    )
+    room_id = await world.create(
+        alice, type="group", name="Once", membersIds=[str(bob.id), str(carol.id)]
+    )
+    bob_xmpp = await world.login(bob)
+    ejabberd = world.container.messaging._rooms  # type: ignore[union-attr]
+    real = ejabberd.set_appearance
+    failures = [DependencyFailed(Dependency.XMPP, "ejabberd change_room_option timed out")]
+
+    async def fails_once(*args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(ejabberd, "set_appearance", fails_once)  # as under load
+
+    for name in ("Twice?", "Marker"):
+        renamed = await world.client.put(
+            f"/rooms/{room_id}", headers=alice.headers, json={"name": name}
+        )
+        assert renamed.status_code == 200
+    await world.delivered()
+
+    seen = await bob_xmpp.until(lambda r: "“Marker”" in body_of(r))
+    renames = [body_of(r) for r in seen if operation(r) == "roomNameChanged"]
+    assert renames == ["Alice renamed the room to “Twice?”", "Alice renamed the room to “Marker”"]
+    assert not failures  # the failure did happen
+    assert (await world.options(room_id))["title"] == "Marker"
