@@ -14,11 +14,13 @@ from urllib.parse import urlparse
 from fastapi import FastAPI
 
 from wschats.adapters.blobs import LocalBlobStore, S3BlobStore
+from wschats.adapters.db.chat_room_plans import SqlChatRoomPlans
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.adapters.events import InProcessEventDispatcher, RabbitMqEventDispatcher
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.adapters.identity.hashing import PasswordHashPool
+from wschats.adapters.identity.names import DirectoryNames, NoNames
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
@@ -37,10 +39,12 @@ from wschats.domain.errors import Dependency
 from wschats.domain.time import utc_now
 from wschats.ports import (
     BlobStore,
+    ChatRooms,
     EventDispatcher,
     IdentityService,
     MessageDispatcher,
     SessionValidity,
+    UserNames,
 )
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
@@ -56,6 +60,7 @@ from wschats.services.sessions import EventSessions
 from wschats.services.storage import StorageCheck, sweep_grace_seconds
 from wschats.services.token_sweep import ExpiredTokenSweep
 from wschats.services.users import UserService
+from wschats.services.xmpp_rooms import ReconcilingDelivery, RoomSync
 
 log = logging.getLogger("wschats")
 
@@ -94,7 +99,17 @@ async def build_events(settings: Settings) -> EventDispatcher:
     return InProcessEventDispatcher(queue_size=settings.events_queue_size)
 
 
-def build_messaging(settings: Settings) -> MessageDispatcher | None:
+def room_sync(
+    rooms: ChatRooms, database: SqlDatabase, directory: DirectoryIdentity | None
+) -> tuple[RoomSync, UserNames]:
+    """What keeps ejabberd's rooms as the database says (also for `wschats xmpp resync`)."""
+    names: UserNames = DirectoryNames(directory) if directory is not None else NoNames()
+    return RoomSync(SqlChatRoomPlans(database), rooms, names), names
+
+
+def build_messaging(
+    settings: Settings, database: SqlDatabase, directory: DirectoryIdentity | None
+) -> MessageDispatcher | None:
     if settings.xmpp == "none":
         return None
     if not settings.xmpp_url:
@@ -105,13 +120,14 @@ def build_messaging(settings: Settings) -> MessageDispatcher | None:
             if settings.xmpp_username
             else None
         )
-        return EjabberdMessageDispatcher(
+        ejabberd = EjabberdMessageDispatcher(
             settings.xmpp_url,
             host=settings.xmpp_domain,
             muc_service=settings.xmpp_muc_service,
             credentials=credentials,
             timeout=settings.xmpp_timeout_seconds,
         )
+        return ReconcilingDelivery(ejabberd, *room_sync(ejabberd, database, directory))
     return MongooseImMessageDispatcher(
         settings.xmpp_url,
         settings.xmpp_username or "",
@@ -171,11 +187,17 @@ async def build_container(
     closers.append(previewer.close)
     events = await build_events(settings)
     closers.append(events.close)
-    messaging = build_messaging(settings)
+    messaging = build_messaging(settings, database, directory)
     relay: OutboxRelay | None = None
     if messaging is not None:
         closers.append(messaging.close)
-        relay = OutboxRelay(SqlOutboxQueue(database), messaging, SystemClock())
+        relay = OutboxRelay(
+            SqlOutboxQueue(database),
+            messaging,
+            SystemClock(),
+            # Two connections a room at most (claim + work): half the pool stays for requests.
+            parallel_rooms=max(1, settings.database_pool_size // 2),
+        )
         database.on_messages = relay.wake
         relay.start()
         closers.append(relay.stop)

@@ -362,3 +362,55 @@ def storage_check(repair: bool, grace: float) -> None:
         sys.exit(1)
     if not lines:
         click.echo("storage and database agree")
+
+
+# ---------------------------------------------------------------- xmpp (docs/xmpp-rooms.md)
+
+
+@main.group()
+def xmpp() -> None:
+    """The chat server (ejabberd) as wschats' database says it should be."""
+
+
+@xmpp.command("resync")
+@click.option("--room", "room_id", type=click.UUID, default=None, help="Only this room")
+def xmpp_resync(room_id: UUID | None) -> None:
+    """Re-create missing rooms, fix titles, members and bookmarks; print what changed."""
+    from wschats.adapters.xmpp import EjabberdMessageDispatcher
+    from wschats.app import room_sync
+
+    settings = _settings()
+    if settings.xmpp != "ejabberd" or not settings.xmpp_url:
+        raise click.ClickException("resync needs WSC_XMPP=ejabberd and WSC_XMPP_URL")
+    _migrate(settings)
+
+    async def main() -> dict[UUID, list[str]]:
+        database = SqlDatabase(settings.resolved_database_url())
+        ejabberd = EjabberdMessageDispatcher(
+            settings.xmpp_url or "",
+            host=settings.xmpp_domain,
+            muc_service=settings.xmpp_muc_service,
+            credentials=(settings.xmpp_username, settings.xmpp_password or "")
+            if settings.xmpp_username
+            else None,
+            timeout=settings.xmpp_timeout_seconds,
+        )
+        try:
+            directory = DirectoryIdentity(database) if settings.identity == "builtin" else None
+            sync, _names = room_sync(ejabberd, database, directory)
+            if room_id is None:
+                return await sync.reconcile_all()
+            return {room_id: await sync.reconcile(room_id)}
+        finally:
+            await ejabberd.close()
+            await database.close()
+
+    try:
+        report = asyncio.run(main())
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    changed = {key: lines for key, lines in report.items() if lines}
+    for key, lines in changed.items():
+        for line in lines:
+            click.echo(f"{key}: {line}")
+    click.echo(f"{len(changed)} rooms or users changed" if changed else "nothing to change")

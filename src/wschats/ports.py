@@ -6,7 +6,7 @@ Every port that /health reports has `health()`; none of these raises for an expe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -208,7 +208,7 @@ class DirectoryEntry:
 
 
 class UserDirectory(Protocol):
-    """Administration of the built-in users and tokens (decisions D2)."""
+    """Administration of the built-in users and tokens (docs/behaviour.md, authentication)."""
 
     async def add_users(
         self, users: Sequence[NewUser], on_progress: Callable[[int], None] | None = None
@@ -361,6 +361,98 @@ class MessageDispatcher(Protocol):
 
     async def deliver(self, command: MessagingCommand) -> None:
         """Carry out one command; raises `DependencyFailed` if the server failed."""
+
+    async def health(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------- XMPP rooms (docs/xmpp-rooms.md)
+
+
+@dataclass(frozen=True)
+class ChatRoomPlan:
+    """What a room's XMPP counterpart should be, as wschats' database says."""
+
+    room_id: UUID
+    one_to_one: bool
+    name: str | None
+    description: str | None
+    workspace_name: str | None  # a channel's workspace
+    owner_ids: tuple[UUID, ...]
+    member_ids: tuple[UUID, ...]  # every member, owners included, in member order
+
+
+@dataclass(frozen=True)
+class MemberRoom:
+    """One of a user's rooms, as their bookmark shows it."""
+
+    room_id: UUID
+    name: str | None
+    workspace_name: str | None
+    other_id: UUID | None  # a one-to-one's other member; None for other rooms
+
+
+class ChatRoomPlans(Protocol):
+    """The rooms that have an XMPP room (every room but workspaces), read from the database."""
+
+    async def plan(self, room_id: UUID) -> ChatRoomPlan | None: ...
+    async def room_ids(self) -> list[UUID]: ...
+    async def rooms_of_member(self, user_id: UUID) -> list[MemberRoom]: ...
+
+
+class UserNames(Protocol):
+    async def names(self, user_ids: Collection[UUID]) -> dict[UUID, str]:
+        """Display names of the users it knows; the others are left out (never raises)."""
+
+
+@dataclass(frozen=True)
+class ChatRoomState:
+    """A room as the chat server has it."""
+
+    title: str
+    description: str
+    affiliations: Mapping[UUID, str]  # users with an affiliation other than none
+    subscribers: frozenset[UUID]
+
+
+@dataclass(frozen=True)
+class Bookmark:
+    room_id: UUID
+    name: str
+
+
+class ChatRooms(Protocol):
+    """The chat server's rooms, bookmarks and rosters, for a server wschats reconciles."""
+
+    async def subscribers(self, room_id: UUID) -> frozenset[UUID] | None:
+        """The room's subscribers, None if the server has no such room (one cheap call)."""
+
+    async def state(self, room_id: UUID) -> ChatRoomState | None: ...
+    async def room_ids(self) -> list[UUID]: ...
+    async def create(self, room_id: UUID, title: str, description: str) -> None: ...
+    async def set_appearance(
+        self, room_id: UUID, *, title: str | None = None, description: str | None = None
+    ) -> None:
+        """Sets what is given (each change notifies the room's occupants)."""
+
+    async def set_affiliation(self, room_id: UUID, user_id: UUID, affiliation: str) -> None: ...
+    async def subscribe(self, room_id: UUID, user_id: UUID) -> None: ...
+    async def unsubscribe(self, room_id: UUID, user_id: UUID) -> None: ...
+    async def bookmarks(self, user_id: UUID) -> list[Bookmark]: ...
+    async def set_bookmarks(self, user_id: UUID, bookmarks: Sequence[Bookmark]) -> None: ...
+    async def contact_name(self, user_id: UUID, other_id: UUID) -> str | None:
+        """The name `other_id` has in `user_id`'s roster; None if not there."""
+
+    async def set_contact(self, user_id: UUID, other_id: UUID, name: str) -> None: ...
+    async def deliver(
+        self,
+        command: MessagingCommand,
+        *,
+        names: Mapping[UUID, str] | None = None,
+        announce: bool = False,
+    ) -> None:
+        """Carry out one command, system messages with a readable body using `names`;
+        `announce`: send its system message even if the server already has the change."""
 
     async def health(self) -> bool: ...
     async def close(self) -> None: ...

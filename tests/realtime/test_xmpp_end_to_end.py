@@ -207,9 +207,10 @@ async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> 
                 f"/rooms/{room_id}", headers=alice.headers, json={"name": name}
             )
             assert renamed.status_code == 200  # the change itself never waits for XMPP
+        # A short outage only delays system messages: wschats stays ready (docs/xmpp-rooms.md;
+        # tests/adapters/xmpp/test_outbox_relay.py covers the outage that lasts).
         health = (await world.client.get("/health")).json()
-        assert {"name": "xmpp_server", "isHealthy": False} in health["dependencies"]
-        assert health["status"] == "error"
+        assert {"name": "xmpp_server", "isHealthy": True} in health["dependencies"]
     finally:
         world.ejabberd.start(keep=True)
 

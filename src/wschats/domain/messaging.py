@@ -2,7 +2,10 @@
 
 Services record these commands in the same transaction as the change (an outbox); a message
 dispatcher adapter turns each into the XMPP server's own calls after commit
-(original-behaviour §8). Workspaces have no XMPP room; channels do.
+(docs/behaviour.md, XMPP). Workspaces have no XMPP room; channels do.
+
+Fields added after a release have defaults, so commands queued by an older version still
+decode (adapters/db/commands.py fills in what a stored payload lacks).
 """
 
 from __future__ import annotations
@@ -43,11 +46,16 @@ class AddRoomMember(MessagingCommand):
 
 @dataclass(frozen=True)
 class RemoveRoomMember(MessagingCommand):
-    """Kick + `memberRemoved` system message."""
+    """Kick + `memberRemoved` system message.
+
+    `sender_id` is who the stanza comes from (the first owner, as in the original); `actor_id`
+    is who asked for the removal (the member themselves when leaving), for the readable text.
+    """
 
     room_id: UUID
     sender_id: UUID
     user_id: UUID
+    actor_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,14 @@ class AddContacts(MessagingCommand):
     room_id: UUID | None
     user_a: UUID
     user_b: UUID
+
+
+@dataclass(frozen=True)
+class RoomRetitled(MessagingCommand):
+    """The room's title on the chat server must be read again (its workspace was renamed);
+    no system message."""
+
+    room_id: UUID
 
 
 @dataclass(frozen=True)

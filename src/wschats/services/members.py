@@ -1,4 +1,4 @@
-"""Member use cases: list, add, remove (kick or leave), promote, demote (original §3)."""
+"""Member use cases: list, add, remove (kick or leave), promote, demote (docs/behaviour.md)."""
 
 from __future__ import annotations
 
@@ -131,13 +131,21 @@ class MemberService:
                 for child in (await uow.rooms.children_of([room.id]))[room.id]:
                     await uow.outbox.add(
                         RemoveRoomMember(
-                            room_id=child.id, sender_id=caller.user_id, user_id=user_id
+                            room_id=child.id,
+                            sender_id=caller.user_id,
+                            user_id=user_id,
+                            actor_id=caller.user_id,
                         )
                     )
             else:
                 # The original sends memberRemoved from the first owner, even on a leave.
                 await uow.outbox.add(
-                    RemoveRoomMember(room_id=room.id, sender_id=owners[0].user_id, user_id=user_id)
+                    RemoveRoomMember(
+                        room_id=room.id,
+                        sender_id=owners[0].user_id,
+                        user_id=user_id,
+                        actor_id=caller.user_id,
+                    )
                 )
             after.notify(
                 RoomMemberRemoved(sent_date=now, room_id=room.id, user_id=user_id),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from wschats.domain.errors import DependencyFailed
 from wschats.ports import Clock, MessageDispatcher, OutboxQueue
@@ -19,7 +19,9 @@ from wschats.ports import Clock, MessageDispatcher, OutboxQueue
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
-# A command older than this means delivery is stuck: /health reports the XMPP server down.
+# /health reports the XMPP server down once it has not answered for this long, or once a
+# command has waited this long (a backlog that does not drain). Shorter outages only delay
+# system messages, so they do not take every wschats process out of a load balancer.
 STUCK_SECONDS = 120.0
 
 
@@ -37,21 +39,46 @@ class OutboxRelay:
         *,
         poll_seconds: float = 1.0,
         batch: int = 50,
+        parallel_rooms: int = 5,
     ) -> None:
         self._queue = queue
         self._dispatcher = dispatcher
         self._clock = clock
         self._poll = poll_seconds
         self._batch = batch
+        # Rooms delivered at once. Each holds a database connection for its claim (the
+        # PostgreSQL advisory lock) and uses another while it works: without a bound, a
+        # backlog over many rooms took the whole pool and every request waited for it.
+        self._parallel = asyncio.Semaphore(parallel_rooms)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._unanswered_since: datetime | None = None
 
     async def healthy(self) -> bool:
-        """The chat server answers, and nothing has waited in the outbox for too long."""
-        if not await self._dispatcher.health():
-            return False
-        _, oldest = await self._queue.backlog()
-        return oldest is None or self._clock.now() - oldest < timedelta(seconds=STUCK_SECONDS)
+        """False once the chat server has not answered for `STUCK_SECONDS` (as seen by these
+        probes), or once a command has waited that long; each is logged with its figures."""
+        now = self._clock.now()
+        limit = timedelta(seconds=STUCK_SECONDS)
+        if await self._dispatcher.health():
+            self._unanswered_since = None
+        elif self._unanswered_since is None:
+            self._unanswered_since = now
+        unanswered = self._unanswered_since is not None and now - self._unanswered_since >= limit
+        if unanswered:
+            assert self._unanswered_since is not None
+            log.warning(
+                "XMPP server down: not answering for %.0f s",
+                (now - self._unanswered_since).total_seconds(),
+            )
+        count, oldest = await self._queue.backlog()
+        stuck = oldest is not None and now - oldest >= limit
+        if stuck:
+            assert oldest is not None
+            log.warning(
+                "XMPP outbox not draining: %d commands pending, the oldest for %.0f s",
+                count, (now - oldest).total_seconds(),
+            )  # fmt: skip
+        return not (unanswered or stuck)
 
     def wake(self) -> None:
         """Something was recorded: look now rather than at the next poll."""
@@ -83,8 +110,12 @@ class OutboxRelay:
     async def deliver_due(self) -> bool:
         """One round over every due room; True if anything was delivered."""
         rooms = await self._queue.due_rooms(self._clock.now(), self._batch)
-        results = await asyncio.gather(*(self._deliver_room(room) for room in rooms))
+        results = await asyncio.gather(*(self._deliver_bounded(room) for room in rooms))
         return any(results)
+
+    async def _deliver_bounded(self, room_key: str) -> bool:
+        async with self._parallel:
+            return await self._deliver_room(room_key)
 
     async def _deliver_room(self, room_key: str) -> bool:
         delivered = False

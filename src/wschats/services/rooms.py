@@ -1,4 +1,4 @@
-"""Room use cases: list, create, read, update, delete, mute, clear, ranks (original §2)."""
+"""Room use cases: list, create, read, update, delete, mute, clear, ranks (docs/behaviour.md)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from wschats.domain.messaging import (
     CreateRoom,
     RoomDescriptionChanged,
     RoomNameChanged,
+    RoomRetitled,
 )
 from wschats.domain.model import (
     MUTED_FOREVER,
@@ -88,7 +89,7 @@ class RoomService:
     ) -> list[RoomView]:
         """Every room of the caller but channels, which appear under their workspace.
 
-        A constant number of queries whatever the number of rooms (decisions D4).
+        A constant number of queries whatever the number of rooms (docs/behaviour.md, rooms).
         """
         # No snapshot needed: the channels and their settings are read after the rooms, and a
         # change in between shows as it would in the next listing.
@@ -146,7 +147,7 @@ class RoomService:
             room = Room(
                 id=uuid.uuid4(),
                 type=new.type,
-                # One-to-ones have no name or description of their own (decisions D4).
+                # One-to-ones have no name or description of their own (docs/behaviour.md, rooms).
                 name=None if one_to_one else new.name,
                 description=None if one_to_one else new.description,
                 created_at=now,
@@ -226,7 +227,7 @@ class RoomService:
         return access.room
 
     def _validate_creation(self, caller: Principal, new: NewRoom) -> None:
-        """The request-level rules, in the original's order (original-behaviour §2.2)."""
+        """The request-level rules, in the original's order (docs/behaviour.md, creating a room)."""
         if new.type in (RoomType.GROUP, RoomType.TEMPORARY) and not new.name:
             raise BadRequest(f"A {new.type.value} room needs a name")
         if len(set(new.member_ids)) != len(new.member_ids):
@@ -283,6 +284,10 @@ class RoomService:
                     await uow.outbox.add(
                         RoomNameChanged(room_id=room.id, sender_id=caller.user_id, name=room.name)
                     )
+                else:
+                    # Channels are titled with their workspace's name on the chat server.
+                    for child in (await uow.rooms.children_of([room.id]))[room.id]:
+                        await uow.outbox.add(RoomRetitled(room_id=child.id))
             if changes.description is not None and changes.description != room.description:
                 room.description = changes.description
                 changed = True

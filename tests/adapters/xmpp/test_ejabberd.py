@@ -117,7 +117,11 @@ async def test_creating_a_room_makes_members_subscribers_and_announces_each(
         assert_carries(
             received.message,
             system_message(
-                room_id, owner, f"<operation>memberAdded</operation><user-id>{member.id}</user-id>"
+                room_id,
+                owner,
+                f"<operation>memberAdded</operation><user-id>{member.id}</user-id>",
+                # Without names given, the readable line names users by id.
+                f"<body>{owner.id} added {member.id}</body>",
             ),
         )
 
@@ -179,7 +183,10 @@ async def test_adding_a_member_subscribes_and_announces_once(
     await dispatcher.deliver(RoomPictureDeleted(room_id, owner.id))
 
     expected = system_message(
-        room_id, alice, f"<operation>memberAdded</operation><user-id>{carol.id}</user-id>"
+        room_id,
+        alice,
+        f"<operation>memberAdded</operation><user-id>{carol.id}</user-id>",
+        f"<body>{alice.id} added {carol.id}</body>",
     )
     for client in (alice_client, carol_client):
         seen = await client.until(is_operation("roomPictureDeleted"))
@@ -207,13 +214,13 @@ SYSTEM_MESSAGES: list[tuple[str, Callable[[UUID, UUID], MessagingCommand], str, 
         lambda room, sender: RoomNameChanged(room, sender, "Ça 😀"),
         "<operation>roomNameChanged</operation>"
         "<value encoded='UTF-8'>\\u00c7\\u0061\\u0020\\ud83d\\ude00</value>",
-        "<body/>",
+        "<body>{sender} renamed the room to “Ça 😀”</body>",
     ),
     (
         "empty description",
         lambda room, sender: RoomDescriptionChanged(room, sender, ""),
         "<operation>roomDescriptionChanged</operation><value/>",
-        "<body/>",
+        "<body>{sender} removed the room description</body>",
     ),
     (
         "picture updated",
@@ -223,13 +230,13 @@ SYSTEM_MESSAGES: list[tuple[str, Callable[[UUID, UUID], MessagingCommand], str, 
         "<operation>roomPictureUpdated</operation>"
         "<picture-id>d3c2b1a0-9f8e-4d7c-8b6a-5a4f3e2d1c0b</picture-id>"
         "<picture-name encoded='UTF-8'>\\u0070\\u002e\\u0070\\u006e\\u0067</picture-name>",
-        "<body/>",
+        "<body>{sender} changed the room picture</body>",
     ),
     (
         "picture deleted",
         lambda room, sender: RoomPictureDeleted(room, sender),
         "<operation>roomPictureDeleted</operation>",
-        "<body/>",
+        "<body>{sender} removed the room picture</body>",
     ),
 ]
 
@@ -256,7 +263,9 @@ async def test_room_changes_reach_members_in_the_original_format(
     received = await alice_client.next()
     assert received.kind == "mucsub"
     assert received.message.get("from") == f"{room_jid(room_id)}/{owner.jid}"
-    assert_carries(received.message, system_message(room_id, owner, config, body))
+    # The configuration element is the original's; the body a readable line, plain UTF-8.
+    expected = system_message(room_id, owner, config, body.format(sender=owner.id))
+    assert_carries(received.message, expected)
 
 
 async def test_an_attachment_keeps_its_message_id_reply_and_description(
@@ -293,7 +302,7 @@ async def test_an_attachment_keeps_its_message_id_reply_and_description(
         f"<operation>attachmentAdded</operation><attachment-id>{file_id}</attachment-id>"
         "<filename encoded='UTF-8'>\\u0070\\u0065\\u0061\\u006e\\u0075\\u0074\\u0073\\u002e"
         "\\u006a\\u0070\\u0067</filename><mime-type>image/jpg</mime-type><size>33786</size>"
-        "<area>15x20</area></x><body encoded='UTF-8'>\\u00e9\\u0021</body>"
+        f"<area>15x20</area></x><body>{owner.id} shared peanuts.jpg (33.8 kB)\né!</body>"
         f"<reply xmlns='urn:xmpp:reply:0' id='1700000000000001' to='{room_jid(room_id)}'/>"
         "</message>",
     )
@@ -329,7 +338,7 @@ async def test_a_forwarded_message_arrives_wrapped_with_count_delay_and_attachme
         f"<attachment-id>{file_id}</attachment-id>"
         "<filename encoded='UTF-8'>\\u0061\\u002e\\u0070\\u0064\\u0066</filename>"
         "<mime-type>application/pdf</mime-type><size>10</size></x>"
-        "<body encoded='UTF-8'>\\u0066\\u0079\\u0069</body>"
+        "<body>fyi</body>"
         "<forwarded xmlns='urn:xmpp:forward:0' count='1'>"
         "<delay xmlns='urn:xmpp:delay' stamp='2023-01-01T00:00:00Z'/>"
         "<message from='old-room@muclight.carbonio/x@carbonio' id='m1' type='groupchat'>"
@@ -358,6 +367,7 @@ async def test_a_joined_occupant_gets_the_plain_groupchat_message(
             room_id,
             owner,
             "<operation>roomNameChanged</operation><value encoded='UTF-8'>\\u006e</value>",
+            f"<body>{owner.id} renamed the room to “n”</body>",
         ),
     )
 
@@ -379,7 +389,10 @@ async def test_system_messages_are_kept_in_the_room_archive(
     assert_carries(
         archive[1],
         system_message(
-            room_id, owner, f"<operation>memberAdded</operation><user-id>{bob.id}</user-id>"
+            room_id,
+            owner,
+            f"<operation>memberAdded</operation><user-id>{bob.id}</user-id>",
+            f"<body>{owner.id} added {bob.id}</body>",
         ),
     )
 
@@ -397,7 +410,10 @@ async def test_a_removed_member_is_told_and_then_stops_receiving(
     await dispatcher.deliver(RemoveRoomMember(room_id, owner.id, alice.id))
 
     expected = system_message(
-        room_id, owner, f"<operation>memberRemoved</operation><user-id>{alice.id}</user-id>"
+        room_id,
+        owner,
+        f"<operation>memberRemoved</operation><user-id>{alice.id}</user-id>",
+        f"<body>{owner.id} removed {alice.id}</body>",
     )
     for client in (alice_client, bob_client):
         received = await client.next()
@@ -516,3 +532,29 @@ async def test_an_unreachable_server_is_unhealthy_and_a_failed_dependency(
         assert failure.value.dependency is Dependency.XMPP
     finally:
         await dispatcher.close()
+
+
+async def test_a_forward_without_description_shows_the_forwarded_text(
+    dispatcher: EjabberdMessageDispatcher, new_user: NewUser, login: Login
+) -> None:
+    owner, alice = await new_user(), await new_user()
+    alice_client = await login(alice)
+    room_id = await make_room(dispatcher, owner, alice)
+    await skip_announcements(alice_client, alice)
+
+    await dispatcher.deliver(
+        ForwardMessage(
+            room_id,
+            owner.id,
+            "<message xmlns='jabber:client' from='r@muclight.carbonio/x@carbonio' "
+            "type='groupchat'><body encoded='UTF-8'>\\u00e0 &amp; b</body></message>",
+            None,
+        )
+    )
+
+    received = await alice_client.next()
+    # Plain text for standard clients; the nested original keeps its encoded body.
+    assert received.message.findtext(f"{CLIENT}body") == "à & b"
+    inner = received.message.find("{urn:xmpp:forward:0}forwarded/{urn:xmpp:forward:0}message")
+    assert inner is not None
+    assert inner.findtext("{urn:xmpp:forward:0}body") == "\\u00e0 & b"

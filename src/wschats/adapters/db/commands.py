@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,6 +26,8 @@ def encode_command(command: MessagingCommand) -> tuple[str, str]:
 
 
 def decode_command(kind: str, payload: str) -> MessagingCommand:
+    """The command stored as (kind, payload); fields that an older version did not store take
+    their defaults."""
     cls = _COMMANDS[kind]
     value = _typed(cls, json.loads(payload))
     assert isinstance(value, MessagingCommand)
@@ -62,6 +64,10 @@ def _typed(annotation: Any, value: Any) -> Any:
     if isinstance(annotation, type) and is_dataclass(annotation):
         hints = typing.get_type_hints(annotation)
         return annotation(
-            **{f.name: _typed(hints[f.name], value[f.name]) for f in fields(annotation)}
+            **{
+                f.name: _typed(hints[f.name], value[f.name])
+                for f in fields(annotation)
+                if f.name in value or (f.default is MISSING and f.default_factory is MISSING)
+            }
         )
     return value

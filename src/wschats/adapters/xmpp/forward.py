@@ -1,4 +1,4 @@
-"""The forward stanza (original-behaviour §8.9): a groupchat message wrapping another one.
+"""The forward stanza (docs/behaviour.md, forwarding): a groupchat message wrapping another one.
 
 The message being forwarded is XML that a client sent; it is parsed with DTDs refused (no
 entity expansion, nothing fetched) and re-serialised deterministically: namespace declaration
@@ -26,7 +26,8 @@ from wschats.adapters.xmpp.stanzas import (
     escape_text,
     message,
 )
-from wschats.domain.escapes import encode_text
+from wschats.domain.errors import BadRequest
+from wschats.domain.escapes import decode_header, encode_text
 from wschats.domain.forwarding import (
     child_element,
     first_element,
@@ -44,12 +45,25 @@ _ENCODED_TEXT = re.compile(r"(?:\\u[0-9a-fA-F]{4})+")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 
 
-def forward_stanza(jids: Jids, command: ForwardMessage, *, store_hint: bool = False) -> str:
+def forward_stanza(
+    jids: Jids,
+    command: ForwardMessage,
+    *,
+    store_hint: bool = False,
+    plain_body: bool = False,
+    text_prefix: str = "",
+) -> str:
     """The stanza that forwards `command.original_message` into the destination room.
 
+    With `plain_body` the outer body is readable text for standard clients: the description,
+    else `text_prefix` followed by the forwarded message's own text.
     Raises `BadRequest("Cannot read the message to forward")` if it is not readable XML.
     """
     attachment = command.attachment
+    forwarded, encoded = _forwarded(command.original_message, command.original_sent_at)
+    text = None
+    if plain_body:
+        text = command.description or text_prefix + _decoded(encoded)
     return message(
         jids,
         room_id=command.room_id,
@@ -66,13 +80,26 @@ def forward_stanza(jids: Jids, command: ForwardMessage, *, store_hint: bool = Fa
             else ()
         ),
         body=command.description,
-        forwarded=forwarded_element(command.original_message, command.original_sent_at),
+        forwarded=forwarded,
         store_hint=store_hint,
+        text=text,
     )
 
 
 def forwarded_element(original: str, sent_at: datetime | None) -> str:
     """`<forwarded xmlns='urn:xmpp:forward:0' count='N'>[delay]<message ...>...</forwarded>`."""
+    return _forwarded(original, sent_at)[0]
+
+
+def _decoded(encoded: str) -> str:
+    try:
+        return decode_header(encoded, field="forwarded text")
+    except BadRequest:
+        return encoded  # escapes a client got wrong: shown as they are
+
+
+def _forwarded(original: str, sent_at: datetime | None) -> tuple[str, str]:
+    """The `forwarded` element and the forwarded text as it is written there (encoded)."""
     root = parse_message(original)
     nested = first_element(root, "forwarded", include_self=False)
     if nested is not None:
@@ -95,7 +122,7 @@ def forwarded_element(original: str, sent_at: datetime | None) -> str:
         parts.append(f"<delay xmlns='urn:xmpp:delay' stamp='{_stamp(sent_at)}'/>")
     parts.append(_serialise(root, CLIENT_NS))
     parts.append("</forwarded>")
-    return "".join(parts)
+    return "".join(parts), text
 
 
 def _is_encoded(body: ET.Element, text: str) -> bool:

@@ -1,4 +1,7 @@
-"""MessageDispatcher for MongooseIM: the original's GraphQL calls, byte for byte (§8.1-8.2)."""
+"""MessageDispatcher for MongooseIM: the original's GraphQL calls, byte for byte.
+
+The calls and stanzas are described in docs/behaviour.md (XMPP).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from wschats.domain.messaging import (
     RoomNameChanged,
     RoomPictureDeleted,
     RoomPictureUpdated,
+    RoomRetitled,
 )
 
 HEALTH_QUERY = "query checkAuth { checkAuth { authStatus } }"
@@ -100,6 +104,8 @@ class MongooseImMessageDispatcher:
                 await self._send(stanzas.attachment_added(jids, command))
             case ForwardMessage():
                 await self._send(forward_stanza(jids, command))
+            case RoomRetitled():
+                pass  # MUC Light rooms carry no title of wschats' making: nothing to tell
             case _:
                 raise TypeError(f"unknown messaging command {type(command).__name__}")
 

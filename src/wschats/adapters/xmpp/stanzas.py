@@ -1,11 +1,13 @@
-"""The groupchat stanzas sent into rooms, as exact strings (original-behaviour §8.3-8.8).
+"""The groupchat stanzas sent into rooms, as exact strings (docs/behaviour.md, XMPP stanzas).
 
 Shape: `<message xmlns='jabber:client' from=... [id=...] to=... type='groupchat'>` holding, in
 order, the configuration `x` (with `operation` first), the `body` (`<body/>` when empty, else
 `\\u`-encoded with `encoded='UTF-8'`), an optional `reply`, an optional `forwarded`, and, for
-servers that need it, a storage hint. Attributes are single-quoted. No character `"` is ever
-written (it is escaped as `&quot;`): the original replaced it by `'`, which could corrupt text,
-and a raw `"` could end a GraphQL block string.
+servers that need it, a storage hint. A `text` given for a stanza replaces its body by that
+readable line as plain UTF-8 (ejabberd, for standard clients; docs/xmpp-rooms.md): the
+configuration element is written the same either way. Attributes are single-quoted. No
+character `"` is ever written (it is escaped as `&quot;`): the original replaced it by `'`,
+which could corrupt text, and a raw `"` could end a GraphQL block string.
 """
 
 from __future__ import annotations
@@ -95,8 +97,12 @@ def message(
     reply_id: str | None = None,
     forwarded: str = "",
     store_hint: bool = False,
+    text: str | None = None,
 ) -> str:
-    """A groupchat stanza from `sender_id` to the room; `forwarded` is a ready element."""
+    """A groupchat stanza from `sender_id` to the room; `forwarded` is a ready element.
+
+    `text`, when given, is the body as plain text instead of the `\\u`-encoded `body`.
+    """
     room = jids.room(room_id)
     head = f"<message xmlns='jabber:client' from='{escape_attribute(jids.user(sender_id))}'"
     if message_id:
@@ -107,7 +113,10 @@ def message(
         parts.append(f"<x xmlns='{CONFIGURATION_NS}'>")
         parts.extend(text_element(e.name, e.value, encoded=e.encoded) for e in config)
         parts.append("</x>")
-    parts.append(text_element("body", body, encoded=True))
+    if text is None:
+        parts.append(text_element("body", body, encoded=True))
+    else:
+        parts.append(text_element("body", text))
     if reply_id:
         parts.append(
             f"<reply xmlns='urn:xmpp:reply:0' id='{escape_attribute(reply_id)}'"
@@ -121,7 +130,13 @@ def message(
 
 
 def member_added(
-    jids: Jids, room_id: UUID, sender_id: UUID, user_id: UUID, *, store_hint: bool = False
+    jids: Jids,
+    room_id: UUID,
+    sender_id: UUID,
+    user_id: UUID,
+    *,
+    store_hint: bool = False,
+    text: str | None = None,
 ) -> str:
     return message(
         jids,
@@ -130,11 +145,18 @@ def member_added(
         operation=Operation.MEMBER_ADDED,
         entries=[Entry("user-id", str(user_id))],
         store_hint=store_hint,
+        text=text,
     )
 
 
 def member_removed(
-    jids: Jids, room_id: UUID, sender_id: UUID, user_id: UUID, *, store_hint: bool = False
+    jids: Jids,
+    room_id: UUID,
+    sender_id: UUID,
+    user_id: UUID,
+    *,
+    store_hint: bool = False,
+    text: str | None = None,
 ) -> str:
     return message(
         jids,
@@ -143,10 +165,13 @@ def member_removed(
         operation=Operation.MEMBER_REMOVED,
         entries=[Entry("user-id", str(user_id))],
         store_hint=store_hint,
+        text=text,
     )
 
 
-def room_name_changed(jids: Jids, command: RoomNameChanged, *, store_hint: bool = False) -> str:
+def room_name_changed(
+    jids: Jids, command: RoomNameChanged, *, store_hint: bool = False, text: str | None = None
+) -> str:
     return message(
         jids,
         room_id=command.room_id,
@@ -154,11 +179,16 @@ def room_name_changed(jids: Jids, command: RoomNameChanged, *, store_hint: bool 
         operation=Operation.ROOM_NAME_CHANGED,
         entries=[Entry("value", command.name, encoded=True)],
         store_hint=store_hint,
+        text=text,
     )
 
 
 def room_description_changed(
-    jids: Jids, command: RoomDescriptionChanged, *, store_hint: bool = False
+    jids: Jids,
+    command: RoomDescriptionChanged,
+    *,
+    store_hint: bool = False,
+    text: str | None = None,
 ) -> str:
     return message(
         jids,
@@ -167,11 +197,12 @@ def room_description_changed(
         operation=Operation.ROOM_DESCRIPTION_CHANGED,
         entries=[Entry("value", command.description, encoded=True)],
         store_hint=store_hint,
+        text=text,
     )
 
 
 def room_picture_updated(
-    jids: Jids, command: RoomPictureUpdated, *, store_hint: bool = False
+    jids: Jids, command: RoomPictureUpdated, *, store_hint: bool = False, text: str | None = None
 ) -> str:
     return message(
         jids,
@@ -183,11 +214,12 @@ def room_picture_updated(
             Entry("picture-name", command.picture_name, encoded=True),
         ],
         store_hint=store_hint,
+        text=text,
     )
 
 
 def room_picture_deleted(
-    jids: Jids, command: RoomPictureDeleted, *, store_hint: bool = False
+    jids: Jids, command: RoomPictureDeleted, *, store_hint: bool = False, text: str | None = None
 ) -> str:
     return message(
         jids,
@@ -195,6 +227,7 @@ def room_picture_deleted(
         sender_id=command.sender_id,
         operation=Operation.ROOM_PICTURE_DELETED,
         store_hint=store_hint,
+        text=text,
     )
 
 
@@ -213,7 +246,9 @@ def attachment_entries(
     return entries
 
 
-def attachment_added(jids: Jids, command: AttachmentAdded, *, store_hint: bool = False) -> str:
+def attachment_added(
+    jids: Jids, command: AttachmentAdded, *, store_hint: bool = False, text: str | None = None
+) -> str:
     return message(
         jids,
         room_id=command.room_id,
@@ -230,4 +265,5 @@ def attachment_added(jids: Jids, command: AttachmentAdded, *, store_hint: bool =
         message_id=command.message_id,
         reply_id=command.reply_id,
         store_hint=store_hint,
+        text=text,
     )
