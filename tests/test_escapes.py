@@ -1,4 +1,4 @@
-"""The `\\uXXXX` encoding of stanza text and the decoding of upload headers (decisions D5)."""
+"""The `\\uXXXX` encoding of stanza text and the decoding of upload headers (DECISIONS.md#files)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     xmpp_muc_service: str | None = None  # ejabberd: default muclight.<domain>
     xmpp_timeout_seconds: float = 5.0
 
-    # Capabilities (original-behaviour §11)
+    # Capabilities (behaviour.md#capabilities)
     can_see_message_reads: bool = True
     can_see_users_presence: bool = True
     can_video_call: bool = True

@@ -1,4 +1,4 @@
-"""The ports the services depend on (architecture.md). Adapters implement them.
+"""The ports the services depend on (docs/architecture.md#ports). Adapters implement them.
 
 Every port that /health reports has `health()`; none of these raises for an expected absence
 (they return None / False); a dependency that fails raises `DependencyFailed`.
@@ -208,7 +208,7 @@ class DirectoryEntry:
 
 
 class UserDirectory(Protocol):
-    """Administration of the built-in users and tokens (decisions D2)."""
+    """Administration of the built-in users and tokens (DECISIONS.md#identity)."""
 
     async def add_users(
         self, users: Sequence[NewUser], on_progress: Callable[[int], None] | None = None

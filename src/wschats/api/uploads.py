@@ -1,4 +1,4 @@
-"""Upload requests: the raw body with its headers (web-client.md §1.1).
+"""Upload requests: the raw body with its headers (behaviour.md#upload-attachment).
 
 The body is handed on as a stream of the chunks the server received, never gathered: memory
 does not grow with the size of a file. The stream holds the request to its `Content-Length`:

@@ -1,8 +1,8 @@
 """The `\\uXXXX` text encoding shared by the chat server's stanzas and the upload headers.
 
 The original writes user text into stanzas as `\\u` + 4 lowercase hex digits per UTF-16 code
-unit (original-behaviour §0.7); clients send the `fileName` and `description` upload headers
-the same way. Characters outside the BMP travel as surrogate pairs (decisions D5).
+unit (behaviour.md#encoded-headers); clients send the `fileName` and `description` upload headers
+the same way. Characters outside the BMP travel as surrogate pairs (DECISIONS.md#files).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def encode_text(text: str) -> str:
 
 
 def decode_header(value: str, *, field: str = "header value") -> str:
-    """Decode a `fileName`/`description` header (decisions D5).
+    """Decode a `fileName`/`description` header (DECISIONS.md#files).
 
     `\\uXXXX` escapes are decoded, with surrogate pairs joined into one character; text
     outside escapes is kept as it is, so a value with no escapes is returned unchanged.

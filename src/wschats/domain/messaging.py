@@ -2,7 +2,7 @@
 
 Services record these commands in the same transaction as the change (an outbox); a message
 dispatcher adapter turns each into the XMPP server's own calls after commit
-(original-behaviour §8). Workspaces have no XMPP room; channels do.
+(behaviour.md#xmpp-operations). Workspaces have no XMPP room; channels do.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Member use cases: list, add, remove (kick or leave), promote, demote (original §3)."""
+"""Member use cases: list, add, remove (kick or leave), promote, demote (behaviour.md, Members)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Room and user pictures (original-behaviour §2.6-2.8, §5.4-5.6; decisions D5).
+"""Room and user pictures (behaviour.md#set-room-picture, ...; DECISIONS.md#files).
 
 A picture is small (a capability bounds it), so it is received into memory, checked to be an
 image that decodes, and stored with the type its bytes show rather than the declared one.
@@ -79,7 +79,7 @@ class PictureService:
         return pictures[0]
 
     async def user_picture(self, caller: Principal, user_id: UUID) -> FileMetadata:
-        # Any authenticated user may see any user's picture (§5.4).
+        # Any authenticated user may see any user's picture (behaviour.md#get-user-picture).
         async with self._db.unit_of_work() as uow:
             picture = await uow.files.user_avatar(user_id)
         if picture is None:
@@ -242,7 +242,7 @@ class PictureService:
     # ---------------------------------------------------------------- helpers
 
     async def _receive(self, upload: PictureUpload, limit: int) -> tuple[bytes, str]:
-        """The picture's bytes and the type they show, after the checks of §2.7/§5.5."""
+        """The picture's bytes and the type they show, after the checks (behaviour.md)."""
         if upload.declared_size > limit:
             raise BadRequest(f"The picture is larger than {limit} bytes")
         if not upload.mime_type.lower().startswith("image/"):

@@ -1,4 +1,4 @@
-"""The built-in user directory: users and tokens in the service's own database (decisions D2).
+"""The built-in user directory: users and tokens in our own database (DECISIONS.md#identity).
 
 Tokens are random, stored only as a SHA-256 hash, expire, and can be revoked. Passwords are
 hashed with argon2.

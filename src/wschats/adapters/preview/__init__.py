@@ -3,7 +3,7 @@
 Modules: `inprocess` (the port: pool, time limits, failures), `worker` (the picklable entry
 point run in the pool), `geometry` (sizes), `images` (Pillow), `pdfs` (pypdfium2).
 
-Behaviour (decisions D6 first, then files-and-previews.md), and the edge cases the docs
+Behaviour (DECISIONS.md#previews first, then the original's), and the edge cases the docs
 leave open, as decided here:
 
 Sizes
@@ -56,7 +56,7 @@ Process pool notes for the composition root
 - Workers are started with the `forkserver` method, so like any spawn/forkserver pool they
   re-import the program's main module: the entry point must keep its work under
   `if __name__ == "__main__":` (the `wschats` command and uvicorn do).
-- Identical requests are not cached here; caching belongs to the caller (D6).
+- Identical requests are not cached here; caching belongs to the caller (DECISIONS.md#previews).
 """
 
 from wschats.adapters.preview.inprocess import InProcessPreviewer

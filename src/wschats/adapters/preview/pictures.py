@@ -9,7 +9,7 @@ from PIL import Image
 
 from wschats.domain.errors import BadRequest
 
-# Decoders allowed for pictures: every one allowed is attack surface (files-and-previews.md).
+# Decoders allowed for pictures: every one allowed is attack surface (DECISIONS.md#files).
 PICTURE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
