@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+# The exact versions of requirements-test.lock (hash-checked), then wschats itself on top of
+# them; refresh the lock with scripts/lock.sh after changing pyproject.toml.
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements-test.lock
+.venv/bin/python -m pip install --quiet --no-deps -e .
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench
