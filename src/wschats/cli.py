@@ -286,6 +286,72 @@ def user_disable(email: str | None, user_id: UUID | None) -> None:
     click.echo(f"disabled {_run(settings, action)}")
 
 
+@user.command("set-password")
+@click.option("--email", default=None)
+@click.option("--id", "user_id", type=click.UUID, default=None)
+@click.option("--password", default=None, help="The new password (asked for when left out)")
+def user_set_password(email: str | None, user_id: UUID | None, password: str | None) -> None:
+    """Set a user's password; their tokens are revoked."""
+    settings = _settings()
+    find = _lookup(email, user_id)
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _migrate(settings)
+
+    async def action(directory: DirectoryIdentity) -> UUID:
+        entry = await find(directory)
+        await directory.set_password(entry.id, password or "")
+        return UUID(str(entry.id))
+
+    click.echo(f"password set for {_run(settings, action)}; their tokens are revoked")
+
+
+@user.command("delete")
+@click.option("--email", default=None)
+@click.option("--id", "user_id", type=click.UUID, default=None)
+def user_delete(email: str | None, user_id: UUID | None) -> None:
+    """Delete a user: their tokens, picture and memberships (see docs/DECISIONS.md)."""
+    from wschats.app import SystemClock, build_blob_store, build_events
+    from wschats.services.accounts import AccountService
+
+    settings = _settings()
+    find = _lookup(email, user_id)
+    _migrate(settings)
+
+    async def main() -> str:
+        database = SqlDatabase(settings.resolved_database_url())
+        directory = DirectoryIdentity(database)
+        try:
+            entry = await find(directory)
+            await directory.disable(entry.id)  # their tokens stop before anything moves
+            events = await build_events(settings)
+            blobs = await build_blob_store(settings)
+            try:
+                for _ in range(50):  # a broker connects in the background: give it 5 s
+                    if await events.health():
+                        break
+                    await asyncio.sleep(0.1)
+                accounts = AccountService(database, events, blobs, SystemClock())
+                removal = await accounts.remove_user(entry.id)
+            finally:
+                await blobs.close()
+                await events.close()
+            await directory.delete_user(entry.id)
+        finally:
+            await database.close()
+        return (
+            f"deleted {entry.id}: left {removal.rooms_left} rooms, deleted "
+            f"{removal.rooms_deleted} rooms they were alone in, made "
+            f"{removal.owners_promoted} new owners"
+            + ("; removed their picture" if removal.picture_removed else "")
+        )
+
+    try:
+        click.echo(asyncio.run(main()))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
 @main.group()
 def token() -> None:
     """Issue and revoke access tokens."""

@@ -228,6 +228,12 @@ class UserDirectory(Protocol):
     async def check_password(self, email: str, password: str) -> UUID | None:
         """The user's id if the password matches (constant time whatever the outcome)."""
 
+    async def set_password(self, user_id: UUID, password: str) -> None:
+        """Replace the password; every token of the user is revoked."""
+
+    async def delete_user(self, user_id: UUID) -> None:
+        """Remove the account and its tokens (its rooms are the services' concern)."""
+
 
 # ---------------------------------------------------------------- files
 

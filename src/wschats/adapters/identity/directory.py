@@ -19,7 +19,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
@@ -242,6 +242,34 @@ class DirectoryIdentity:
         if row is None or row.disabled or not row.password_hash or not matches:
             return None
         return UUID(str(row.id))
+
+    async def set_password(self, user_id: UUID, password: str) -> None:
+        if not password:
+            raise BadRequest("the password must not be empty")
+        password_hash = await asyncio.to_thread(_hasher.hash, password)
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.connection.execute(
+                update(t.directory_user)
+                .where(t.directory_user.c.id == user_id)
+                .values(password_hash=password_hash)
+            )
+            # Whoever knew the old password may hold a token made with it.
+            await uow.connection.execute(
+                update(t.directory_token)
+                .where(t.directory_token.c.user_id == user_id)
+                .values(revoked=True)
+            )
+            await uow.commit()
+
+    async def delete_user(self, user_id: UUID) -> None:
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.connection.execute(
+                delete(t.directory_token).where(t.directory_token.c.user_id == user_id)
+            )
+            await uow.connection.execute(
+                delete(t.directory_user).where(t.directory_user.c.id == user_id)
+            )
+            await uow.commit()
 
 
 def _verify(stored: str | None, password: str) -> bool:
