@@ -50,6 +50,10 @@ class AccountService:
         after = AfterCommit()
         left = deleted = promoted = 0
         async with self._db.unit_of_work(write=True) as uow:
+            rooms = await uow.rooms.list_top_level_for_user(user_id)
+            # Rooms before the user, as adding a member locks them: no lock-order deadlock.
+            for room in sorted(rooms, key=lambda r: str(r.id)):
+                await uow.lock_room(room.id)
             await uow.lock_user(user_id)
             contacts = await uow.members.contacts_of(user_id)
             picture = await uow.files.user_avatar(user_id)
@@ -61,9 +65,7 @@ class AccountService:
             if chats is not None and chats.picture_updated_at is not None:
                 chats.picture_updated_at = None
                 await uow.chats_users.save(chats)
-            rooms = await uow.rooms.list_top_level_for_user(user_id)
             for room in rooms:
-                await uow.lock_room(room.id)
                 members = await uow.members.of_room(room.id)
                 everyone = [m.user_id for m in members]
                 others = [m for m in members if m.user_id != user_id]
