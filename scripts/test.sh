@@ -7,7 +7,15 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+# The exact versions of requirements-test.lock (hash-checked), then wschats itself on top of
+# them; refresh the lock with scripts/lock.sh after changing pyproject.toml.
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements-test.lock
+.venv/bin/python -m pip install --quiet --no-deps -e .
+if ! problems=$(.venv/bin/python -m pip check); then
+    echo "$problems" >&2
+    echo "requirements-test.lock misses what pyproject.toml asks for: run bash scripts/lock.sh" >&2
+    exit 1
+fi
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench

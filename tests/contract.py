@@ -1,7 +1,7 @@
 """Checks HTTP requests and responses against the Chats API contract.
 
-The contract is the OpenAPI 3.0.3 document `shared/spec/chats-api-1.3.1.yaml` as amended by
-`shared/docs/decisions.md`. Every deliberate difference from the YAML is applied in this module,
+The contract is the OpenAPI 3.0.3 document the package ships (`src/wschats/api/contract/`), as
+amended by docs/DECISIONS.md. Every deliberate difference from the YAML is applied in this module,
 next to a comment naming the decision that requires it.
 """
 
@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,7 +27,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 # The Meeting schema is not in the contract (it lives in the separate meeting API document);
-# wschats defines it once, from original-behaviour.md §2.13 and D9.
+# wschats defines it once, from behaviour.md#room-meeting and DECISIONS.md#meetings.
 from wschats.api.openapi import MEETING_SCHEMAS
 
 __all__ = [
@@ -41,12 +42,11 @@ __all__ = [
 ]
 
 CONTRACT_PATH_ENV = "WSC_CONTRACT_PATH"
-_DEFAULT_CONTRACT = (
-    Path(__file__).resolve().parent.parent.parent / "shared" / "spec" / "chats-api-1.3.1.yaml"
-)
+# The copy the package ships; WSC_CONTRACT_PATH points the tests at another (an upstream copy).
+_DEFAULT_CONTRACT = Path(str(resources.files("wschats.api") / "contract" / "chats-api-1.3.1.yaml"))
 
 # The spec lists error statuses on some operations only, but any operation can fail these ways
-# (authentication, permissions, validation, dependencies, D3); the body must then be an Error.
+# (authentication, permissions, validation, dependencies: DECISIONS.md#errors); the body: an Error.
 UNDECLARED_ERROR_STATUSES = frozenset({400, 401, 403, 404, 409, 413, 424, 429, 500})
 
 _JSON = "application/json"
@@ -63,7 +63,7 @@ _OPENAPI_ONLY_KEYWORDS = frozenset(
 
 
 def contract_path() -> Path:
-    """Where the contract is read from: `WSC_CONTRACT_PATH`, else `<repo>/../shared/spec/`."""
+    """Where the contract is read from: `WSC_CONTRACT_PATH`, else the packaged copy."""
     override = os.environ.get(CONTRACT_PATH_ENV)
     return Path(override) if override else _DEFAULT_CONTRACT
 
@@ -85,7 +85,7 @@ def spec_paths() -> set[tuple[str, str]]:
 def operation_for(method: str, path: str) -> tuple[str, dict[str, Any]]:
     """The spec template and operation object serving `method` on the concrete `path`.
 
-    `path` may carry a query string, a trailing slash and a base path prefix (D1). A literal
+    `path` may carry a query string, a trailing slash, a base path (DECISIONS.md#serving). A literal
     segment wins over a template one, as in JAX-RS (`/users/capabilities` over `/users/{userId}`).
     """
     template = _match_template(path)
@@ -103,7 +103,7 @@ def operation_for(method: str, path: str) -> tuple[str, dict[str, Any]]:
 def validate_response(
     method: str, path: str, status: int, body: Any, content_type: str | None
 ) -> None:
-    """Raise AssertionError unless the response conforms to the contract and decisions.md.
+    """Raise AssertionError unless the response conforms to the contract and DECISIONS.md.
 
     `body` is the raw response body (bytes or text), or the already decoded JSON value.
     """
@@ -113,16 +113,16 @@ def validate_response(
     binary_success = _is_binary_success(template, method)
 
     if status >= 400:
-        # D5: a download with an unsatisfiable Range answers 416.
+        # DECISIONS.md#files: a download with an unsatisfiable Range answers 416.
         tolerated = status in UNDECLARED_ERROR_STATUSES or (binary_success and status == 416)
         if declared is None and not tolerated:
             _fail_undeclared(where, template, method)
-        # D3: every error response is JSON {"message", "traceId"}, declared status or not.
+        # DECISIONS.md#errors: every error response is JSON {"message", "traceId"}, declared or not.
         _check_json(where, body, content_type, _error_validator(), "Error")
         return
 
     if declared is None:
-        # D5: downloads answer Range requests with 206 and conditional requests with 304.
+        # DECISIONS.md#files: downloads answer Range with 206 and conditional requests with 304.
         if binary_success and status == 206:
             _check_not_json(where, content_type)
             return
@@ -272,18 +272,18 @@ def _replace_refs(node: Any, old: str, new: str) -> int:
 
 def _amend(schemas: dict[str, Any]) -> None:
     """The deliberate deviations from the YAML."""
-    # D1 / original-behaviour §0.6: null fields are omitted, and clearedAt is null until the
+    # DECISIONS.md#serving, behaviour.md#json-responses: no nulls, and clearedAt is null until the
     # history has been cleared once, although the spec lists it as required.
     _drop_required(schemas["RoomUserSettings"], "clearedAt")
     _drop_required(schemas["MemberInserted"], "clearedAt")
-    # D4: membersIds is write-only; with every object closed, a Room carrying it fails.
+    # DECISIONS.md#rooms: membersIds is write-only; with every object closed, a Room with it fails.
     assert "membersIds" in schemas["Room"]["properties"], "Room.membersIds left the contract"
     del schemas["Room"]["properties"]["membersIds"]
-    # D4: POST /rooms/{roomId}/members without historyCleared treats it as false.
+    # DECISIONS.md#rooms: POST /rooms/{roomId}/members without historyCleared treats it as false.
     _drop_required(schemas["MemberToInsert"], "historyCleared")
-    # D6: output_format also accepts Webp.
+    # DECISIONS.md#previews: output_format also accepts Webp.
     schemas["ImageTypeEnum"]["enum"].append("Webp")
-    # D3: an error body always carries both fields.
+    # DECISIONS.md#errors: an error body always carries both fields.
     schemas["Error"]["required"] = ["message", "traceId"]
 
 
@@ -392,7 +392,7 @@ def _segments(path: str) -> list[str]:
     path = path.split("?", 1)[0].split("#", 1)[0]
     assert path.startswith("/"), f"expected an absolute path, got {path!r}"
     if path.endswith("/"):
-        path = path[:-1]  # D1: a trailing slash is optional on every path
+        path = path[:-1]  # DECISIONS.md#serving: a trailing slash is optional on every path
     return path[1:].split("/") if path else []
 
 
@@ -403,7 +403,7 @@ def _template_segment(segment: str) -> str | None:
 def _match_template(path: str) -> str:
     segments = _segments(path)
     templates = _contract().templates
-    # Offset 0 is the path served at the root; a larger offset skips a base path (D1). The
+    # Offset 0 is the path at the root; a larger one skips a base path (DECISIONS.md#serving). The
     # shortest prefix wins, so `/services/chats/health/live` is /health/live.
     for offset in range(len(segments)):
         candidates = [t for t in templates if t.matches(segments[offset:])]
@@ -460,7 +460,8 @@ def _check_json(
 ) -> None:
     if content_type != _JSON:
         raise AssertionError(
-            f"{where}: expected Content-Type exactly {_JSON!r} (D1, D3), got {content_type!r}"
+            f"{where}: expected Content-Type exactly {_JSON!r} (DECISIONS.md#serving), "
+            f"got {content_type!r}"
         )
     _check_instance(where, _decoded(where, body), validator, label)
 
@@ -527,7 +528,7 @@ def _is_uuid(value: object) -> bool:
 
 @_FORMATS.checks("date-time")
 def _is_date_time(value: object) -> bool:
-    # D1: UTC with a Z suffix and exactly milliseconds, e.g. 2024-09-10T10:00:00.123Z.
+    # DECISIONS.md#serving: UTC with a Z suffix and exactly milliseconds: 2024-09-10T10:00:00.123Z.
     if not isinstance(value, str):
         return True
     if _DATE_TIME.match(value) is None:

@@ -1,4 +1,4 @@
-"""The contract checker accepts what the contract and decisions.md allow, and nothing else."""
+"""The contract checker accepts what the contract and DECISIONS.md allow, and nothing else."""
 
 from __future__ import annotations
 
@@ -320,7 +320,7 @@ def test_paths_match_with_base_path_trailing_slash_and_query() -> None:
         "/rooms/{roomId}/members/{userId}",
         "deleteRoomMember",
     )
-    # A malformed id still names the operation (it answers 404, D3).
+    # A malformed id still names the operation (it answers 404, DECISIONS.md#errors).
     validate_response("GET", "/rooms/not-a-uuid", 404, ERROR, JSON)
 
 
@@ -380,7 +380,7 @@ def test_request_bodies_are_validated_and_closed() -> None:
         validate_request_body("POST", "/rooms", {"id": ROOM_ID, "type": "group"})
     with pytest.raises(AssertionError, match="'type' is a required property"):
         validate_request_body("POST", "/rooms", b'{"name": "Team"}')
-    # D4: historyCleared may be left out.
+    # DECISIONS.md#rooms: historyCleared may be left out.
     validate_request_body("POST", "/rooms/{roomId}/members", {"userId": USER_A, "owner": False})
     validate_request_body(
         "PUT",
@@ -409,6 +409,6 @@ def test_httpx_responses_are_checked_with_their_request() -> None:
 
 def test_contract_location_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:
     default = contract_path()
-    assert default.is_file(), f"the contract should sit beside the repository at {default}"
+    assert default.is_file(), f"the package should ship the contract at {default}"
     monkeypatch.setenv("WSC_CONTRACT_PATH", "/elsewhere/chats.yaml")
     assert contract_path() == Path("/elsewhere/chats.yaml")

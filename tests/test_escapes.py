@@ -1,4 +1,4 @@
-"""The `\\uXXXX` encoding of stanza text and the decoding of upload headers (decisions D5)."""
+"""The `\\uXXXX` encoding of stanza text and the decoding of upload headers (DECISIONS.md#files)."""
 
 from __future__ import annotations
 
@@ -74,3 +74,10 @@ def test_a_decoded_nul_is_refused() -> None:
         decode_header("a\\u0000b.png", field="file name")
     with pytest.raises(BadRequest):
         decode_header("a\x00b", field="file name")
+
+
+def test_raw_utf8_read_as_latin1_is_decoded_as_utf8() -> None:
+    # HTTP servers hand header bytes over as Latin-1; UTF-8 bytes read that way are UTF-8.
+    assert decode_header("résumé ☕.txt".encode().decode("latin-1")) == "résumé ☕.txt"
+    assert decode_header("café.txt") == "café.txt"  # Latin-1 text that is not UTF-8 stays
+    assert decode_header("\\u00e9t\\u00e9") == "été"  # escapes are plain ASCII: unaffected

@@ -1,4 +1,4 @@
-"""Timestamps as clients read them (decisions D1): UTC, a `Z`, exactly three decimals."""
+"""Timestamps as clients read them (DECISIONS.md#serving): UTC, a `Z`, exactly three decimals."""
 
 from __future__ import annotations
 

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import click
+import pydantic
+from sqlalchemy.engine import make_url
 
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
@@ -38,8 +40,62 @@ def _run(settings: Settings, action: Callable[[DirectoryIdentity], Awaitable[T]]
         raise click.ClickException(exc.message) from exc
 
 
+class ConfigurationError(click.ClickException):
+    """A setting that cannot work: one line on stderr and exit 2, never a traceback."""
+
+    exit_code = 2
+
+
 def _settings() -> Settings:
-    return Settings()
+    try:
+        settings = Settings()
+    except pydantic.ValidationError as exc:
+        raise ConfigurationError(f"configuration: {_describe_settings_errors(exc)}") from None
+    # Named when a command finds nothing or fails: a relative WSC_DATA_DIR run from another
+    # folder opens (and creates) another database.
+    click.get_current_context().meta[_DATABASE] = _describe_database(settings)
+    return settings
+
+
+_DATABASE = "wschats.database"
+
+
+def _describe_settings_errors(exc: pydantic.ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["loc"]:
+            name = "WSC_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = f"{name}: {message} (got {error['input']!r})"
+        problems.append(message)
+    return "; ".join(problems)
+
+
+def _describe_database(settings: Settings) -> str:
+    url = make_url(settings.resolved_database_url())
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return f"database {url.render_as_string(hide_password=True)}"
+    file = Path(url.database)
+    where = f"SQLite database {file}" + ("" if file.exists() else ", created just now")
+    if settings.database_url is None and not settings.data_dir.is_absolute():
+        where += f" (WSC_DATA_DIR={settings.data_dir} is relative to {Path.cwd()})"
+    return where
+
+
+class _Commands(click.Group):
+    """Failures name the database the command opened."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError:
+            raise
+        except click.ClickException as exc:
+            if not ctx.meta.get(_DATABASE) or isinstance(exc, ConfigurationError):
+                raise
+            # The same exit code: a subclass of the failure's own class carries it.
+            named = type("Failure", (click.ClickException,), {"exit_code": exc.exit_code})
+            raise named(f"{exc.message} [{ctx.meta[_DATABASE]}]") from exc
 
 
 def _migrate(settings: Settings) -> None:
@@ -56,7 +112,7 @@ def _report_thread_failure(args: threading.ExceptHookArgs) -> None:
     click.echo(f"warning: background task failed: {args.exc_value}", err=True)
 
 
-@click.group()
+@click.group(cls=_Commands)
 @click.pass_context
 def main(context: click.Context) -> None:
     """wschats: the Workstream Collaboration Chats API server."""
@@ -69,6 +125,7 @@ def main(context: click.Context) -> None:
 @click.option("--port", default=None, type=int, help="Port (default WSC_PORT or 10000)")
 def serve(host: str | None, port: int | None) -> None:
     """Apply migrations if needed and serve HTTP."""
+    settings = _settings()  # a setting that cannot work is refused before the heavy imports
     import uvicorn
 
     from wschats.api.bounded_httptools import (
@@ -79,8 +136,10 @@ def serve(host: str | None, port: int | None) -> None:
     from wschats.api.observability import configure_logging
     from wschats.app import create_app
 
-    settings = _settings()
-    configure_logging(settings.log_format, settings.log_level)
+    log_format = settings.log_format
+    if log_format == "auto":  # plain text for a person at a terminal, JSON for a journal
+        log_format = "text" if sys.stderr.isatty() else "json"
+    configure_logging(log_format, settings.log_level)
     _migrate(settings)
     max_connections = settings.max_connections or default_max_connections(raise_descriptor_limit())
     uvicorn.run(
@@ -213,9 +272,12 @@ def user_list() -> None:
     """List the users: id, email, name, type, state."""
     settings = _settings()
     _migrate(settings)
-    for entry in _run(settings, lambda d: d.list_users()):
+    entries = _run(settings, lambda d: d.list_users())
+    for entry in entries:
         state = "disabled" if entry.disabled else "active"
         click.echo(f"{entry.id}\t{entry.email}\t{entry.name}\t{entry.type.value}\t{state}")
+    if not entries:
+        click.echo(f"no users in the {click.get_current_context().meta[_DATABASE]}", err=True)
 
 
 def _lookup(email: str | None, user_id: UUID | None) -> Callable[[DirectoryIdentity], Any]:
@@ -246,6 +308,72 @@ def user_disable(email: str | None, user_id: UUID | None) -> None:
         return UUID(str(entry.id))
 
     click.echo(f"disabled {_run(settings, action)}")
+
+
+@user.command("set-password")
+@click.option("--email", default=None)
+@click.option("--id", "user_id", type=click.UUID, default=None)
+@click.option("--password", default=None, help="The new password (asked for when left out)")
+def user_set_password(email: str | None, user_id: UUID | None, password: str | None) -> None:
+    """Set a user's password; their tokens are revoked."""
+    settings = _settings()
+    find = _lookup(email, user_id)
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    _migrate(settings)
+
+    async def action(directory: DirectoryIdentity) -> UUID:
+        entry = await find(directory)
+        await directory.set_password(entry.id, password or "")
+        return UUID(str(entry.id))
+
+    click.echo(f"password set for {_run(settings, action)}; their tokens are revoked")
+
+
+@user.command("delete")
+@click.option("--email", default=None)
+@click.option("--id", "user_id", type=click.UUID, default=None)
+def user_delete(email: str | None, user_id: UUID | None) -> None:
+    """Delete a user: their tokens, picture and memberships (see docs/DECISIONS.md)."""
+    from wschats.app import SystemClock, build_blob_store, build_events
+    from wschats.services.accounts import AccountService
+
+    settings = _settings()
+    find = _lookup(email, user_id)
+    _migrate(settings)
+
+    async def main() -> str:
+        database = SqlDatabase(settings.resolved_database_url())
+        directory = DirectoryIdentity(database)
+        try:
+            entry = await find(directory)
+            await directory.disable(entry.id)  # their tokens stop before anything moves
+            events = await build_events(settings)
+            blobs = await build_blob_store(settings)
+            try:
+                for _ in range(50):  # a broker connects in the background: give it 5 s
+                    if await events.health():
+                        break
+                    await asyncio.sleep(0.1)
+                accounts = AccountService(database, events, blobs, SystemClock())
+                removal = await accounts.remove_user(entry.id)
+            finally:
+                await blobs.close()
+                await events.close()
+            await directory.delete_user(entry.id)
+        finally:
+            await database.close()
+        return (
+            f"deleted {entry.id}: left {removal.rooms_left} rooms, deleted "
+            f"{removal.rooms_deleted} rooms they were alone in, made "
+            f"{removal.owners_promoted} new owners"
+            + ("; removed their picture" if removal.picture_removed else "")
+        )
+
+    try:
+        click.echo(asyncio.run(main()))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 @main.group()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wschats.domain.model import Capabilities
@@ -22,7 +22,8 @@ class Settings(BaseSettings):
     api_docs: bool = True  # Swagger UI at /docs, its assets served by wschats (no CDN)
 
     # Operations: logs and metrics
-    log_format: Literal["json", "text"] = "json"  # how `wschats serve` writes its logs
+    # How `wschats serve` writes its logs; auto: text on a terminal, JSON otherwise
+    log_format: Literal["auto", "json", "text"] = "auto"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     metrics: bool = False  # Prometheus metrics at /metrics
     metrics_token: str | None = None  # when set, /metrics needs `Authorization: Bearer <it>`
@@ -102,7 +103,7 @@ class Settings(BaseSettings):
     # XMPP sign-in (`wschats xmpp-auth`, run by ejabberd): the longest a sign-in may take
     xmpp_auth_timeout_seconds: float = Field(5.0, gt=0)
 
-    # Capabilities (original-behaviour §11)
+    # Capabilities (behaviour.md#capabilities)
     can_see_message_reads: bool = True
     can_see_users_presence: bool = True
     can_video_call: bool = True
@@ -113,6 +114,15 @@ class Settings(BaseSettings):
     max_group_members: int = Field(128, ge=2)
     max_room_image_size_in_kb: int = Field(512, ge=1)
     max_user_image_size_in_kb: int = Field(512, ge=1)
+
+    @model_validator(mode="after")
+    def _needs_its_url(self) -> Settings:
+        """A dependency that is switched on needs to know where it is."""
+        if self.xmpp != "none" and not self.xmpp_url:
+            raise ValueError(f"WSC_XMPP_URL is required when WSC_XMPP={self.xmpp}")
+        if self.identity == "usermanagement" and not self.identity_url:
+            raise ValueError("WSC_IDENTITY_URL is required when WSC_IDENTITY=usermanagement")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -1,4 +1,4 @@
-"""The ports the services depend on (architecture.md). Adapters implement them.
+"""The ports the services depend on (docs/architecture.md#ports). Adapters implement them.
 
 Every port that /health reports has `health()`; none of these raises for an expected absence
 (they return None / False); a dependency that fails raises `DependencyFailed`.
@@ -208,7 +208,7 @@ class DirectoryEntry:
 
 
 class UserDirectory(Protocol):
-    """Administration of the built-in users and tokens (docs/behaviour.md, authentication)."""
+    """Administration of the built-in users and tokens (DECISIONS.md#identity)."""
 
     async def add_users(
         self, users: Sequence[NewUser], on_progress: Callable[[int], None] | None = None
@@ -233,6 +233,12 @@ class UserDirectory(Protocol):
 
     async def check_password(self, email: str, password: str) -> UUID | None:
         """The user's id if the password matches (constant time whatever the outcome)."""
+
+    async def set_password(self, user_id: UUID, password: str) -> None:
+        """Replace the password; every token of the user is revoked."""
+
+    async def delete_user(self, user_id: UUID) -> None:
+        """Remove the account and its tokens (its rooms are the services' concern)."""
 
 
 # ---------------------------------------------------------------- files

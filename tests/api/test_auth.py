@@ -1,4 +1,4 @@
-"""Authentication over HTTP: cookie and Bearer tokens, login, logout (original §0.2, §7, D2)."""
+"""Authentication over HTTP: cookie and Bearer tokens, login, logout (DECISIONS.md#identity)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Health endpoints (original-behaviour §1, decisions D2 and D7)."""
+"""Health endpoints (behaviour.md#health, DECISIONS.md#identity and DECISIONS.md#health)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Api, Users
 from wschats.config import Settings
 
-# Every dependency /health can name, in the original's order (§1).
+# Every dependency /health can name, in the original's order (behaviour.md#health).
 ALL_DEPENDENCIES = [
     "database",
     "authentication_service",
@@ -22,7 +22,7 @@ ALL_DEPENDENCIES = [
     "previewer_service",
     "videoserver_service",
 ]
-# What the embedded default always uses (D7); the previewer may be listed too.
+# What the embedded default always uses (DECISIONS.md#health); the previewer may be listed too.
 EMBEDDED = {
     "database",
     "authentication_service",
@@ -58,7 +58,7 @@ async def test_health_reports_every_used_dependency_up(api: Api, headers: dict[s
     assert body["status"] == "ok"
     listed = names(body)
     assert set(listed) >= EMBEDDED
-    assert not NOT_CONFIGURED & set(listed), "an unconfigured dependency is omitted (D7)"
+    assert not NOT_CONFIGURED & set(listed), "unconfigured: omitted (DECISIONS.md#health)"
     assert listed == [n for n in ALL_DEPENDENCIES if n in listed], "the original's order"
     assert all(healthy(body).values())
 
@@ -123,7 +123,7 @@ async def test_a_missing_optional_dependency_is_a_warning(api_with: Any, tmp_pat
     state = healthy(body)
     assert state["storage_service"] is False
     assert all(ok for name, ok in state.items() if name != "storage_service")
-    # D7: ready but degraded is 429, with a JSON error naming what is down.
+    # DECISIONS.md#health: ready but degraded is 429, with a JSON error naming what is down.
     assert ready.status_code == 429
     assert "storage_service" in ready.json()["message"]
     assert live.status_code == 204
@@ -164,7 +164,7 @@ async def test_a_missing_required_dependency_is_an_error(
     assert state["profiling_service"] is False
     assert state["storage_service"] is True
     assert state["event_dispatcher"] is True
-    # D7: not ready is 500.
+    # DECISIONS.md#health: not ready is 500.
     assert ready.status_code == 500
     assert "database" in ready.json()["message"]
     assert live.status_code == 204

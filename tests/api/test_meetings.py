@@ -1,4 +1,4 @@
-"""Meetings over HTTP: the D9 subset of the meeting API and GET /rooms/{roomId}/meeting."""
+"""Meetings over HTTP: the meeting API subset (DECISIONS.md#meetings), GET /rooms/{id}/meeting."""
 
 from __future__ import annotations
 

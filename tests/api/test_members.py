@@ -1,4 +1,4 @@
-"""Room members over HTTP: list, add, remove (kick or leave) (original-behaviour §3.1-3.3, D4)."""
+"""Room members over HTTP: list, add, remove (kick or leave) (behaviour.md#add-member, ...)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.conftest import Api, EventCapture, User, Users
 
 # --------------------------------------------------------------------------------- helpers
 
-# D1: date-times are UTC with a Z suffix and milliseconds.
+# DECISIONS.md#serving: date-times are UTC with a Z suffix and milliseconds.
 ISO_UTC = re.compile(r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 
 
@@ -96,7 +96,7 @@ async def test_an_owner_adds_a_member_who_is_then_listed_last(api: Api, users: U
     response = await add(api, room, alice, dave.id)
 
     assert response.status_code == 201, response.text
-    # D4: without historyCleared nothing was cleared, so clearedAt is absent.
+    # DECISIONS.md#rooms: without historyCleared nothing was cleared, so clearedAt is absent.
     assert response.json() == {"userId": str(dave.id), "owner": False}
     assert await member_list(api, room, dave) == [
         entry(bob, False),
@@ -203,7 +203,7 @@ async def test_a_non_owner_adding_to_a_channel_is_403_not_400(api: Api, users: U
 
 
 async def test_a_full_group_refuses_a_new_member(api: Api, users: Users) -> None:
-    # max_group_members is 6 in the tests, and it counts everyone, the creator included (D4).
+    # max_group_members is 6 in the tests, counting everyone, the creator too (DECISIONS.md#rooms).
     alice, *invited = await users.many(6)
     room = await new_room(api, alice, "group", invited)
     extra = await users.new("extra")
@@ -219,7 +219,7 @@ async def test_a_full_group_refuses_for_its_size_before_checking_membership(
     alice, *invited = await users.many(6)
     room = await new_room(api, alice, "group", invited)
 
-    # Full AND already a member: the size rule comes first (original §3.2 order).
+    # Full AND already a member: the size rule comes first (behaviour.md#add-member order).
     response = await add(api, room, alice, invited[0].id)
 
     assert_error(response, 400, "more members")

@@ -1,4 +1,4 @@
-"""Promote and demote room owners over HTTP (original-behaviour §3.4)."""
+"""Promote and demote room owners over HTTP (behaviour.md#owners)."""
 
 from __future__ import annotations
 

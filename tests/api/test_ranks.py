@@ -1,5 +1,5 @@
 """PUT /rooms/workspaces/rank and PUT /rooms/workspaces/{workspaceId}/channels/rank
-(original-behaviour §2.11, §2.12).
+(behaviour.md#workspace-ranks, behaviour.md#channel-ranks).
 
 Rules of the same status are told apart by a word of their message, to pin the order.
 """

@@ -1,4 +1,4 @@
-"""POST /rooms (original-behaviour §2.2 as amended by decisions D1, D3, D4).
+"""POST /rooms (behaviour.md#create-room as amended by DECISIONS.md#serving, #errors and #rooms).
 
 The helpers at the top (room creation, error checks) are shared by the other rooms tests.
 """
@@ -17,7 +17,7 @@ from wschats.container import Container
 
 Json = dict[str, Any]
 
-# Fields a Room response must never carry whatever its type (D4: `membersIds` is write-only).
+# Fields a Room response must never carry whatever its type (DECISIONS.md#rooms: `membersIds`).
 NEVER_RENDERED = {"membersIds", "pictureUpdatedAt", "meetingId"}
 
 
@@ -33,7 +33,7 @@ def unknown_id() -> str:
 
 
 def assert_error(response: httpx.Response, status: int, *words: str) -> str:
-    """The response is the error `status` with a JSON `{message, traceId}` body (D3).
+    """The response is the error `status` with a JSON `{message, traceId}` (DECISIONS.md#errors).
 
     `words` must all appear in the message (case-insensitive); they show which rule fired
     when two rules would give the same status.
@@ -211,7 +211,7 @@ async def test_group_and_workspace_need_two_invitees(
 
 @pytest.mark.parametrize("room_type", ["group", "workspace"])
 async def test_size_limit_counts_the_creator(api: Api, users: Users, room_type: str) -> None:
-    # max_group_members is 6 in tests: the creator and 5 invitees fill the room (D4).
+    # max_group_members is 6 in tests: the creator and 5 invitees fill it (DECISIONS.md#rooms).
     alice, *others = await users.many(7)
     full = await create_room(
         api, alice, {"type": room_type, "name": "x", "membersIds": ids(*others[:5])}
@@ -278,7 +278,7 @@ async def test_only_a_channel_has_a_parent(api: Api, users: Users, room_type: st
     assert_error(response, 400, "parent")
 
 
-# Two broken rules at once: the first in the documented order decides (§2.2 web layer, then
+# Two broken rules at once: the first in behaviour.md#create-room's order decides (web layer, then
 # service steps 1-5). Each case names a word of the rule expected to fire.
 ORDERING_CASES = [
     pytest.param("group-no-name+dup", "name", id="name-before-duplicates"),
@@ -367,7 +367,7 @@ async def test_one_to_one_makes_both_owners_and_stores_no_name(
 ) -> None:
     alice, bob, carol = await users.many(3)
     await events.watch(alice, bob, carol)
-    # D4: name and description are accepted and not stored (the original answered 400).
+    # DECISIONS.md#rooms: name and description are accepted, not stored (the original answered 400).
     room = await create_room(
         api,
         alice,

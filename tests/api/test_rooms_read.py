@@ -1,4 +1,4 @@
-"""GET /rooms and GET /rooms/{roomId} (original-behaviour §0.9, §2.1, §2.3; decisions D1, D4)."""
+"""GET /rooms and GET /rooms/{roomId} (behaviour.md#list-rooms, #get-room; DECISIONS.md#rooms)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PUT/DELETE /rooms/{roomId}/mute and PUT /rooms/{roomId}/clear (original-behaviour §2.9, §2.10).
+"""PUT/DELETE /rooms/{roomId}/mute, PUT /rooms/{roomId}/clear (behaviour.md#mute, #clear-history).
 
 Settings are per user per room: every event goes to the caller only.
 """

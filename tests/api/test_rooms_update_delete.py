@@ -1,4 +1,4 @@
-"""PUT and DELETE /rooms/{roomId} (original-behaviour §2.4, §2.5; decisions D3, D4)."""
+"""PUT and DELETE /rooms/{roomId} (behaviour.md#update-room, #delete-room; DECISIONS.md#rooms)."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ async def test_same_values_change_nothing(api: Api, users: Users, events: EventC
 async def test_null_stored_name_or_description_can_be_set(
     api: Api, users: Users, events: EventCapture, kind: str
 ) -> None:
-    # D4: the original answered 500 when the stored value was null.
+    # DECISIONS.md#rooms: the original answered 500 when the stored value was null.
     alice, bob, carol = await users.many(3)
     if kind == "group":
         room = await new_group(api, alice, bob, carol)  # no description
@@ -236,7 +236,7 @@ async def test_channel_update_by_workspace_owner_notifies_workspace_members(
     assert updated["parentId"] == workspace["id"]
     assert updated["rank"] == 1
     assert "members" not in updated and "userSettings" not in updated
-    # D4: the original sent channel updates to nobody.
+    # DECISIONS.md#rooms: the original sent channel updates to nobody.
     for person in (alice, bob, carol):
         event = await only_event(events, person, "ROOM_UPDATED")
         assert (event["roomId"], event["name"]) == (channel["id"], "news")
@@ -400,7 +400,7 @@ async def test_deleting_a_channel_notifies_workspace_members(
     assert_error(await api.get(f"/rooms/{first['id']}", alice), 404)
     shown = await read(api, workspace, carol)
     assert [c["id"] for c in shown["children"]] == [second["id"]]
-    # D4: the original sent channel deletions to nobody.
+    # DECISIONS.md#rooms: the original sent channel deletions to nobody.
     for person in (alice, bob, carol):
         assert (await only_event(events, person, "ROOM_DELETED"))["roomId"] == first["id"]
     assert await events.received(dave) == []

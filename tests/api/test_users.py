@@ -1,4 +1,4 @@
-"""Users and capabilities over HTTP (original-behaviour §5.1-5.3, §11)."""
+"""Users and capabilities over HTTP (behaviour.md#list-users, #get-user, #capabilities)."""
 
 from __future__ import annotations
 

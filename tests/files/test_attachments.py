@@ -1,4 +1,4 @@
-"""Attachments: upload, info, download, delete, listing (original-behaviour §4; D5)."""
+"""Attachments: upload, info, download, delete, listing (behaviour.md#upload-attachment)."""
 
 from __future__ import annotations
 
@@ -150,7 +150,7 @@ async def test_file_name_and_description_escapes(api: Api, users: Users, stored:
     owner, member = await users.many(2)
     room = await new_group(api, owner, member, await users.new())
     path = f"/rooms/{room['id']}/attachments"
-    # Plain names without escapes are taken as they are (D5).
+    # Plain names without escapes are taken as they are (DECISIONS.md#files).
     plain = await api.post(path, owner, content=b"x", headers=upload_headers("a.txt", encode=False))
     assert plain.status_code == 201
     info = (await api.get(f"/attachments/{plain.json()['id']}", owner)).json()
@@ -302,7 +302,7 @@ async def test_listing_pages_by_newest_first(api: Api, users: Users) -> None:
 async def test_listing_does_not_skip_items_sharing_a_timestamp(
     api: Api, users: Users, container: object
 ) -> None:
-    """The original's predicate skipped these (§4.1); the keyset must not."""
+    """The original's predicate skipped these (behaviour.md#list-attachments); ours must not."""
     from wschats.container import Container
     from wschats.domain.model import FileMetadata, FileType
     from wschats.domain.time import utc_now

@@ -1,5 +1,5 @@
 """A server killed (SIGKILL) during concurrent uploads leaves no orphans once restarted, and
-every upload it acknowledged (201) is there and downloadable (decisions D5, issue 3)."""
+every upload it acknowledged (201) is there and downloadable (DECISIONS.md#files, issue 3)."""
 
 from __future__ import annotations
 

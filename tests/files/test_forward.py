@@ -1,4 +1,4 @@
-"""POST /rooms/{roomId}/forward (original-behaviour §2.14)."""
+"""POST /rooms/{roomId}/forward (behaviour.md#forward)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ async def test_forward_text_and_attachment(
     assert (await api.get(f"/attachments/{copy['id']}/download", b)).content == data
     assert await stored.file(copy["id"]) == data
     assert await stored.file(file_id) == data  # the original stays
-    # Forwarding sends no event (§2.14).
+    # Forwarding sends no event (behaviour.md#forward).
     assert await events.received(b) == []
     # The copy lives on its own: deleting the original keeps it.
     assert (await api.delete(f"/attachments/{file_id}", a)).status_code == 204

@@ -1,5 +1,5 @@
 """What the chat server is told about files: the XMPP commands recorded in the outbox in the
-transaction of each change (original-behaviour §2.7, §2.8, §2.14, §4.2, §8.8-8.9).
+transaction of each change (behaviour.md#set-room-picture, #delete-room-picture, #stanzas).
 
 The services run on a database that records messages (as with an XMPP server configured) but
 has no relay, so the recorded commands stay in the outbox table to be read back.
@@ -106,7 +106,7 @@ async def test_attachment_added(api: Api, users: Users, recording: Recording) ->
             description="caption",
         )
     ]
-    # Empty optional headers are absent; deleting sends nothing (§4.5).
+    # Empty optional headers are absent; deleting sends nothing (behaviour.md#delete-attachment).
     other = await recording.attachments.upload(
         principal(owner),
         uuid.UUID(room["id"]),

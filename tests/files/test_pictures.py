@@ -1,4 +1,4 @@
-"""Room and user pictures (original-behaviour §2.6-2.8, §5.4-5.6; D5).
+"""Room and user pictures (behaviour.md#set-room-picture, ...; DECISIONS.md#files).
 
 The settings of this folder cap room pictures at 64 KiB and user pictures at 32 KiB.
 """

@@ -1,4 +1,4 @@
-"""Upload bodies that do not match their headers, and size limits (D5).
+"""Upload bodies that do not match their headers, and size limits (DECISIONS.md#files).
 
 These go through the ASGI transport, which hands the application the body exactly as the test
 wrote it, whatever `Content-Length` says: so the application's own check of the declared

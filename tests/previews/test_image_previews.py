@@ -1,4 +1,4 @@
-"""GET /preview/image/{fileId}/{area}/ and .../thumbnail (original-behaviour §6, decisions D6):
+"""GET /preview/image/{fileId}/{area}/ and .../thumbnail (DECISIONS.md#previews):
 sizes, formats, crop, shape and quality, checked by decoding what comes back."""
 
 from __future__ import annotations

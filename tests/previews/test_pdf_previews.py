@@ -1,5 +1,5 @@
-"""GET /preview/pdf/{fileId}/ and /preview/pdf/{fileId}/{area}/thumbnail (original-behaviour
-§6, decisions D6): page ranges and first-page thumbnails, checked by decoding the output."""
+"""GET /preview/pdf/{fileId}/ and /preview/pdf/{fileId}/{area}/thumbnail (behaviour.md#previews,
+DECISIONS.md#previews): page ranges and first-page thumbnails, checked by decoding the output."""
 
 from __future__ import annotations
 

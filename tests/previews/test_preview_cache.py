@@ -1,4 +1,4 @@
-"""The preview cache (decisions D6, issue 3): results stored under the file's preview prefix,
+"""The preview cache (DECISIONS.md#previews, issue 3): results stored under the file's previews,
 served again without rendering, shared by equal requests, rendered once for simultaneous
 identical requests, and removed with the file."""
 

@@ -1,5 +1,5 @@
-"""Who may preview what, and what cannot be previewed (original-behaviour §6 steps 1-5,
-decisions D6): every refusal is a clear 4xx, a failing previewer a 424, never a 5xx."""
+"""Who may preview what, and what cannot be previewed (behaviour.md#previews steps 1-5,
+DECISIONS.md#previews): every refusal is a clear 4xx, a failing previewer a 424, never a 5xx."""
 
 from __future__ import annotations
 

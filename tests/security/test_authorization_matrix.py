@@ -5,8 +5,8 @@ Every route of the app has an entry in MATRIX (a route without one fails
 one or more probes; each probe is sent as every role of `Role` (no credentials, an invalid
 token, a disabled user, a non-member, a member, an owner, and an id that names nothing) in
 every room type where it applies, and must get the documented status: 401 for missing or bad
-credentials (D2), 404/403 as in the shared access check (original-behaviour §0.8), and the
-member/owner rules of §2.15 and of each endpoint. A refused request must change nothing: the
+credentials (DECISIONS.md#identity), 404/403 from the access check (behaviour.md#room-access), the
+member/owner rules of behaviour.md#room-types and each endpoint. A refusal changes nothing: the
 database rows, the stored files and what the owner reads about the room are compared before
 and after it.
 
@@ -87,8 +87,8 @@ def except_(status: int, **others: int) -> dict[str, int]:
 def room_access(
     member: PerType, owner: PerType | None = None, *, non_member: int = 403, unknown: int = 404
 ) -> Expect:
-    """A room-scoped rule: 401 without valid credentials, `non_member` (403, §0.8 step 3)
-    for a user outside the room, `unknown` (404, §0.8 step 1) for an id that names nothing."""
+    """A room-scoped rule: 401 without credentials, `non_member` (403, behaviour.md#room-access)
+    for a user outside the room, `unknown` (404, its first step) for an id that names nothing."""
     owner_status = member if owner is None else owner
 
     def expect(room_type: RoomType, role: Role) -> int | None:
@@ -117,7 +117,7 @@ def authenticated(status: int) -> Expect:
 
 
 def public(status: int) -> Expect:
-    """No credentials needed, and none are checked (D2: health endpoints)."""
+    """No credentials needed, and none are checked (DECISIONS.md#identity: health endpoints)."""
 
     def expect(room_type: RoomType, role: Role) -> int | None:
         return None if role is Role.UNKNOWN_ID else status
@@ -248,7 +248,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             UNTYPED,
             json=lambda ids, _: {"type": TEMPORARY, "name": "mine"},
         ),
-        # §2.2: a channel needs the owner of its parent, which must be a workspace.
+        # behaviour.md#create-room: a channel needs the owner of its parent, itself a workspace.
         Probe(
             "a channel under the room",
             "/rooms",
@@ -304,7 +304,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("PUT", "/rooms/{roomId}/clear"): entry(
         Probe("clear the history", "/rooms/{room}/clear", room_access(200))
     ),
-    # §2.11: only the caller's own workspaces can be ranked.
+    # behaviour.md#workspace-ranks: only the caller's own workspaces can be ranked.
     ("PUT", "/rooms/workspaces/rank"): entry(
         Probe(
             "rank the workspace",
@@ -314,7 +314,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             json=lambda ids, _: [{"roomId": ids["room"], "rank": 1}],
         )
     ),
-    # §2.12: a room that is not a workspace has no channels; an empty list is fine.
+    # behaviour.md#channel-ranks: a room that is no workspace has no channels; [] is fine.
     ("PUT", "/rooms/workspaces/{workspaceId}/channels/rank"): entry(
         Probe(
             "rank the channels",
@@ -439,7 +439,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             mutates=False,
         )
     ),
-    # §4.5: the uploader or an owner.
+    # behaviour.md#delete-attachment: the uploader or an owner.
     ("DELETE", "/attachments/{fileId}"): entry(
         Probe(
             "delete the victim's file",
@@ -465,7 +465,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             room_access(204),
             json=lambda ids, _: [{"originalMessage": TEXT_MESSAGE}],
         ),
-        # §2.14: copying a file needs membership of the room it comes from.
+        # behaviour.md#forward: copying a file needs membership of the room it comes from.
         Probe(
             "forward the room's attachment to a room of one's own",
             "/rooms/{elsewhere}/forward",
@@ -476,7 +476,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             needs=Needs(files=True, elsewhere=True),
         ),
     ),
-    # --------------------------------------------------------------- previews (§6)
+    # ------------------------------------------------------------ previews (behaviour.md#previews)
     ("GET", "/preview/image/{fileId}/{area}"): entry(
         Probe(
             "image preview",
@@ -521,7 +521,7 @@ MATRIX: dict[tuple[str, str], Entry] = {
             mutates=False,
         )
     ),
-    # --------------------------------------------------------------- users (§5)
+    # --------------------------------------------------------------- users (behaviour.md, Users)
     ("GET", "/users/{userId}"): entry(
         Probe(
             "read a user",
@@ -680,7 +680,7 @@ async def _send(api: Api, case: Case, world: World, role: Role) -> httpx.Respons
         headers["Cookie"] = f"ZM_AUTH_TOKEN={secrets.token_urlsafe(24)}"
     elif role in (Role.OWNER, Role.DISABLED_USER):
         assert caller is not None
-        headers["Authorization"] = f"Bearer {caller.token}"  # D2: the header works too
+        headers["Authorization"] = f"Bearer {caller.token}"  # DECISIONS.md#identity: the header too
     elif role is not Role.NO_CREDENTIALS:
         user = caller
     kwargs: dict[str, Any] = {}

@@ -1,9 +1,9 @@
-"""/openapi.json stays consistent with the contract for every contract path (decisions D1).
+"""/openapi.json stays consistent with the contract for every contract path (DECISIONS.md#serving).
 
-The document is compared with the shared contract file itself (not the packaged copy it is
-built from), with the deliberate amendments of decisions.md applied here independently of
-the server's code, and with the route table: every route is published, and the routes take
-the parameters the contract declares.
+The document is compared with the contract file the tests read (tests/contract.py), with the
+deliberate amendments of DECISIONS.md applied here independently of the server's code, and
+with the route table: every route is published, and the routes take the parameters the contract
+declares.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ NOT_IN_DOCUMENT = {
     "/docs/assets/{name}",
 }
 DOWNLOADS = {"getRoomPicture", "getUserPicture", "getAttachment"}
-DOWNLOAD_HEADERS = {"Range", "If-Range", "If-None-Match"}  # D5
+DOWNLOAD_HEADERS = {"Range", "If-Range", "If-None-Match"}  # DECISIONS.md#files
 MEETING_REF = "../meeting/meeting-api.yaml#/components/schemas/Meeting"
 
 
@@ -69,7 +69,7 @@ async def document(client: httpx.AsyncClient) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def contract() -> dict[str, Any]:
-    """The shared contract file as written (status keys as strings)."""
+    """The contract file as written (status keys as strings)."""
     raw: dict[str, Any] = yaml.safe_load(contract_path().read_text(encoding="utf-8"))
     for item in raw["paths"].values():
         for method in HTTP_METHODS:
@@ -96,15 +96,16 @@ def resolve(document: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 
 def expected_schemas(contract: dict[str, Any]) -> dict[str, Any]:
-    """The contract's schemas as decisions.md amends them."""
+    """The contract's schemas as DECISIONS.md amends them."""
     schemas: dict[str, Any] = copy.deepcopy(contract["components"]["schemas"])
-    schemas["ImageTypeEnum"]["enum"].append("Webp")  # D6
-    schemas["RoomCreationFields"]["properties"]["membersIds"]["writeOnly"] = True  # D4
-    schemas["MemberToInsert"]["allOf"][1]["required"].remove("historyCleared")  # D4
-    schemas["RoomUserSettings"]["required"].remove("clearedAt")  # D1: nulls are omitted
-    schemas["MemberInserted"]["allOf"][1]["required"].remove("clearedAt")  # D1
-    schemas["Error"]["required"] = ["message", "traceId"]  # D3
-    schemas.update(copy.deepcopy(MEETING_SCHEMAS))  # D9, §2.13
+    schemas["ImageTypeEnum"]["enum"].append("Webp")  # DECISIONS.md#previews
+    # DECISIONS.md#rooms: membersIds is write-only
+    schemas["RoomCreationFields"]["properties"]["membersIds"]["writeOnly"] = True
+    schemas["MemberToInsert"]["allOf"][1]["required"].remove("historyCleared")  # DECISIONS.md#rooms
+    schemas["RoomUserSettings"]["required"].remove("clearedAt")  # DECISIONS.md#serving: no nulls
+    schemas["MemberInserted"]["allOf"][1]["required"].remove("clearedAt")  # DECISIONS.md#serving
+    schemas["Error"]["required"] = ["message", "traceId"]  # DECISIONS.md#errors
+    schemas.update(copy.deepcopy(MEETING_SCHEMAS))  # DECISIONS.md#meetings
     return schemas
 
 
@@ -114,8 +115,8 @@ def expected_parameter(contract: dict[str, Any], parameter: dict[str, Any]) -> d
         # `type: long` is no OpenAPI type.
         resolved["schema"] = {"type": "integer", "format": "int64", "minimum": 0}
     if resolved["name"] == "output_format":
-        del resolved["schema"]["default"]  # `medium` is not one of its values (D6)
-    if resolved["name"] == "area":  # <width>x<height> in digits (D6); may be empty (D5)
+        del resolved["schema"]["default"]  # `medium` is no value of it (DECISIONS.md#previews)
+    if resolved["name"] == "area":  # <width>x<height> in digits; may be empty (DECISIONS.md#files)
         patterns = {"path": "^[0-9]{1,6}x[0-9]{1,6}$", "header": "^([0-9]{1,6}x[0-9]{1,6})?$"}
         resolved["schema"]["pattern"] = patterns[resolved["in"]]
     return resolved
@@ -124,10 +125,13 @@ def expected_parameter(contract: dict[str, Any], parameter: dict[str, Any]) -> d
 # ------------------------------------------------------------------------------------------
 
 
-def test_packaged_contract_is_the_shared_contract() -> None:
+def test_packaged_contract_is_the_one_the_tests_read() -> None:
+    """The tests read the packaged copy unless WSC_CONTRACT_PATH names an upstream copy: then the
+    two must be the same file, so a refreshed upstream contract is noticed."""
     packaged = resources.files("wschats.api").joinpath("contract/chats-api-1.3.1.yaml")
+    assert yaml.safe_load(packaged.read_bytes())["info"]["version"] == "1.3.1"
     assert packaged.read_bytes() == contract_path().read_bytes(), (
-        "src/wschats/api/contract/ differs from the shared contract: copy it again"
+        f"src/wschats/api/contract/ differs from {contract_path()}: copy it again"
     )
 
 
@@ -197,7 +201,7 @@ def test_contract_responses_are_published_as_written(
             }:
                 expected["application/json"]["schema"] = {"$ref": "#/components/schemas/Meeting"}
             elif expected and "application/octet-stream" in expected:
-                # A file goes with its own media type (original-behaviour §2.6, §4.4, §6).
+                # A file goes with its own media type (behaviour.md#download-attachment, #previews).
                 expected = {"*/*": expected["application/octet-stream"]}
             assert actual == expected, f"{method} {path} -> {status}: the response differs"
 
@@ -213,8 +217,8 @@ def test_contract_schemas_are_published_as_amended(
 def test_request_bodies_refuse_unknown_fields(
     document: dict[str, Any], contract: dict[str, Any]
 ) -> None:
-    """D3: unknown fields are refused, so the published bodies are closed objects with the
-    contract's fields."""
+    """DECISIONS.md#errors: unknown fields are refused, so published bodies are closed objects with
+    the contract's fields."""
     published = {(m, p): op for m, p, op in operations(document)}
     for method, path, operation in operations(contract):
         if "requestBody" not in operation:
@@ -247,8 +251,8 @@ def _fields(contract: dict[str, Any], schema: dict[str, Any]) -> tuple[set[str],
 
 
 def test_error_statuses_carry_the_error_body(document: dict[str, Any]) -> None:
-    """D3: every error answer is JSON {"message", "traceId"}; each operation lists the
-    errors it can give, 401 wherever credentials are needed."""
+    """DECISIONS.md#errors: every error answer is JSON {"message", "traceId"}; each operation lists
+    the errors it can give, 401 wherever credentials are needed."""
     for method, path, operation in operations(document):
         responses = operation["responses"]
         for status, response in responses.items():
@@ -258,7 +262,7 @@ def test_error_statuses_carry_the_error_body(document: dict[str, Any]) -> None:
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
                 }, f"{method} {path} -> {status}"
         assert "500" in responses, f"{method} {path}"
-        assert "422" not in responses, f"{method} {path}: D3 says never 422"
+        assert "422" not in responses, f"{method} {path}: DECISIONS.md#errors says never 422"
         if operation["security"]:
             assert {"400", "401", "429"} <= set(responses), f"{method} {path}"
 
@@ -284,7 +288,7 @@ def test_routes_take_the_published_parameters(app: FastAPI, document: dict[str, 
             actual = {
                 (p["in"], p["name"].lower())
                 for p in (resolve(document, q) for q in mine.get("parameters", []))
-                if p["name"] not in DOWNLOAD_HEADERS  # read from the request (D5)
+                if p["name"] not in DOWNLOAD_HEADERS  # read from the request (DECISIONS.md#files)
             }
             assert actual == expected, f"{method.upper()} {route.path_format}: parameters"
             assert bool(mine["security"]) == is_authenticated(route), route.path_format

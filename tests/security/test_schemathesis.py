@@ -1,7 +1,7 @@
 """Schemathesis against the server's own /openapi.json, against the contract, and in stateful
 sequences, through the ASGI app (no 5xx, no response that breaks its schema).
 
-Every response is also checked by tests/contract.py (the contract as decisions.md amends it,
+Every response is also checked by tests/contract.py (the contract as DECISIONS.md amends it,
 with closed objects and exact formats) wherever the path is a contract path.
 
 Generation is deterministic (`derandomize`) and bounded (MAX_EXAMPLES per operation,
@@ -96,7 +96,7 @@ SERVER_CHECKS = [
     checks.response_schema_conformance,
     contract_conformance,
 ]
-# The contract declares no error responses on most operations (D3 adds them); the contract
+# The contract declares no error responses on most operations (DECISIONS.md#errors adds them); the
 # checker decides which statuses are allowed there (tests/contract.py UNDECLARED_ERROR_STATUSES).
 CONTRACT_CHECKS = [checks.not_a_server_error, contract_conformance]
 STATEFUL_CHECKS = [*SERVER_CHECKS, checks.use_after_free, checks.ensure_resource_availability]

@@ -35,14 +35,14 @@ TEMPORARY = "temporary"
 WORKSPACE = "workspace"
 CHANNEL = "channel"
 ROOM_TYPES = (GROUP, ONE_TO_ONE, TEMPORARY, WORKSPACE, CHANNEL)
-# The room types that hold attachments (§2.15: upload is refused in workspaces and channels).
+# The room types that hold attachments (behaviour.md#room-types: not workspaces and channels).
 FILE_ROOM_TYPES = (GROUP, ONE_TO_ONE, TEMPORARY)
 
 PASSWORD = "correct horse battery staple"
 
 
 class Role(enum.Enum):
-    """Who calls. UNKNOWN is the owner asking about an id that does not exist (§0.8 step 1)."""
+    """Who calls. UNKNOWN is the owner asking about an unknown id (behaviour.md#room-access)."""
 
     NO_CREDENTIALS = "no credentials"
     INVALID_TOKEN = "invalid token"
@@ -172,7 +172,7 @@ class WorldBuilder:
             world.member_file_id = await self._attach(
                 world.member or owner, room_id, "notes.txt", "text/plain", b"member notes"
             )
-        if needs.room_picture and room_type == GROUP:  # only groups have pictures (§2.15)
+        if needs.room_picture and room_type == GROUP:  # only groups (behaviour.md#room-types)
             await self._expect(
                 self.api.put(
                     f"/rooms/{room_id}/picture",

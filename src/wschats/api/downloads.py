@@ -1,4 +1,4 @@
-"""File responses: safe headers, ETag, Range (decisions D5, files-and-previews.md).
+"""File responses: safe headers, ETag, Range (DECISIONS.md#files).
 
 A file's bytes never change under its id (a new upload is a new id), so the id is a strong
 ETag and a cached copy never needs more than a revalidation.

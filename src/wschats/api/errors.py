@@ -1,4 +1,4 @@
-"""Every error is JSON `{"message", "traceId"}` (decisions D3); never 422."""
+"""Every error is JSON `{"message", "traceId"}` (DECISIONS.md#errors); never 422."""
 
 from __future__ import annotations
 

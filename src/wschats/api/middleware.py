@@ -12,7 +12,7 @@ from wschats.api.observability import current_trace_id
 
 class PathNormalizer:
     """Serves every path at the root and under the base path, with or without a trailing
-    slash (decisions D1), by rewriting the path before routing."""
+    slash (DECISIONS.md#serving), by rewriting the path before routing."""
 
     def __init__(self, app: ASGIApp, base_path: str = "") -> None:
         self.app = app

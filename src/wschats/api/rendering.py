@@ -1,4 +1,4 @@
-"""JSON rendering: `Content-Type: application/json` exactly, null fields omitted (D1)."""
+"""JSON rendering: `Content-Type: application/json` exactly, no nulls (DECISIONS.md#serving)."""
 
 from __future__ import annotations
 

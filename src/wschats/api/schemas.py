@@ -1,4 +1,4 @@
-"""Request bodies of the contract. Unknown fields are refused; enums ignore case (D3)."""
+"""Request bodies: unknown fields are refused, enums ignore case (DECISIONS.md#errors)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ RoomRanks = Annotated[list[RoomRank], BoundedList]
 class MemberToInsert(RequestModel):
     user_id: UUID
     owner: bool = False
-    history_cleared: bool = False  # the original failed with 500 when absent (decisions D4)
+    history_cleared: bool = False  # the original failed with 500 when absent (DECISIONS.md#rooms)
 
 
 class LoginRequest(RequestModel):

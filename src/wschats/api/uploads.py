@@ -1,4 +1,4 @@
-"""Upload requests: the raw body with its headers (web-client.md §1.1).
+"""Upload requests: the raw body with its headers (behaviour.md#upload-attachment).
 
 The body is handed on as a stream of the chunks the server received, never gathered: memory
 does not grow with the size of a file. The stream holds the request to its `Content-Length`:
@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import Header, Request
 from starlette.requests import ClientDisconnect
 
+from wschats.api.deps import Services, authenticated, request_token
 from wschats.api.direct_body import EXTENSION, BodyHandover
 from wschats.domain.errors import BadRequest
 from wschats.ports import DirectSource
@@ -33,9 +34,18 @@ class UploadHeaders:
     content_length: int
 
 
+HOW_TO_UPLOAD = (
+    "send the file's bytes as the request body itself, with the headers fileName (UTF-8 or "
+    "\\uXXXX-escaped), mimeType and Content-Length (uploads are not chunked)"
+)
+
+
 async def upload_headers(
+    request: Request,
+    services: Services,
     file_name: Annotated[
-        str | None, Header(alias="fileName", description="file name, \\uXXXX-escaped")
+        str | None,
+        Header(alias="fileName", description="file name, UTF-8 or \\uXXXX-escaped"),
     ] = None,
     mime_type: Annotated[
         str | None, Header(alias="mimeType", description="mime type; may be empty")
@@ -51,8 +61,18 @@ async def upload_headers(
         )
         if value is None
     ]
-    if missing:
-        raise BadRequest(f"Missing header(s): {', '.join(missing)} (uploads are not chunked)")
+    content_type = request.headers.get("content-type", "")
+    problem = None
+    if content_type.lower().startswith("multipart/form-data"):
+        problem = f"Uploads are not multipart/form-data: {HOW_TO_UPLOAD}"
+    elif missing:
+        problem = f"Missing header(s): {', '.join(missing)}; {HOW_TO_UPLOAD}"
+    if problem is not None:
+        # Credentials, when sent, are checked first, as the original's filter ran before any
+        # header was read: a bad token is a 401, and a good one names the caller in the log.
+        if request_token(request) is not None:
+            await authenticated(request, services)
+        raise BadRequest(problem)
     assert file_name is not None and mime_type is not None and content_length is not None
     if _DIGITS.fullmatch(content_length.strip()) is None:
         raise BadRequest(f"Content-Length must be a number of bytes, got {content_length!r}")

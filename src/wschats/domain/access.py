@@ -1,4 +1,4 @@
-"""The one permission rule every room endpoint uses (original-behaviour §0.8).
+"""The one permission rule every room endpoint uses (behaviour.md#room-access).
 
 A room's member list is its own subscriptions, or for a channel its workspace's: channels have
 no members of their own.

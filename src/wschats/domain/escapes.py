@@ -1,8 +1,8 @@
 """The `\\uXXXX` text encoding shared by the chat server's stanzas and the upload headers.
 
 The original writes user text into stanzas as `\\u` + 4 lowercase hex digits per UTF-16 code
-unit (original-behaviour §0.7); clients send the `fileName` and `description` upload headers
-the same way. Characters outside the BMP travel as surrogate pairs (decisions D5).
+unit (behaviour.md#encoded-headers); clients send the `fileName` and `description` upload headers
+the same way. Characters outside the BMP travel as surrogate pairs (DECISIONS.md#files).
 """
 
 from __future__ import annotations
@@ -22,13 +22,19 @@ def encode_text(text: str) -> str:
 
 
 def decode_header(value: str, *, field: str = "header value") -> str:
-    """Decode a `fileName`/`description` header (decisions D5).
+    """Decode a `fileName`/`description` header (DECISIONS.md#files).
 
     `\\uXXXX` escapes are decoded, with surrogate pairs joined into one character; text
     outside escapes is kept as it is, so a value with no escapes is returned unchanged.
     A malformed escape (`\\u12`, `\\uZZZZ`, a trailing `\\u`) or an unpaired surrogate gives
     `BadRequest("Unable to decode the <field>")`.
+
+    A header sent as raw UTF-8 (`résumé.txt` typed into curl) reaches us as the Latin-1 reading
+    of its bytes (`rÃ©sumÃ©.txt`), as HTTP servers decode headers: text whose Latin-1 bytes
+    are valid UTF-8 is read as UTF-8. Genuine Latin-1 text with accents is almost never valid
+    UTF-8, so it is kept as it came.
     """
+    value = _utf8_read_as_latin1(value)
     if _ESCAPE_START not in value:
         return _checked(value, field)
     parts: list[str] = []
@@ -52,6 +58,15 @@ def decode_header(value: str, *, field: str = "header value") -> str:
     if units:
         parts.append(_decode_units(units, field))
     return _checked("".join(parts), field)
+
+
+def _utf8_read_as_latin1(value: str) -> str:
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def _decode_units(units: bytearray, field: str) -> str:

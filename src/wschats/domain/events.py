@@ -1,4 +1,4 @@
-"""Domain events pushed to users (original-behaviour §9.2-9.3).
+"""Domain events pushed to users (behaviour.md#event-types).
 
 Each event renders as JSON with `type` in UPPER_SNAKE_CASE, `sentDate`, and its own fields in
 camelCase; null fields are omitted.

@@ -1,4 +1,4 @@
-"""Reading a message a client asks to forward (original-behaviour §2.14, §8.9).
+"""Reading a message a client asks to forward (behaviour.md#forward, behaviour.md#forward-stanza).
 
 The check runs in the request, so a message the chat server could not be sent gives 400 there
 instead of failing later, after the change is committed. It reads the message the way the

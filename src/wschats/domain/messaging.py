@@ -2,7 +2,7 @@
 
 Services record these commands in the same transaction as the change (an outbox); a message
 dispatcher adapter turns each into the XMPP server's own calls after commit
-(docs/behaviour.md, XMPP). Workspaces have no XMPP room; channels do.
+(behaviour.md#xmpp-operations). Workspaces have no XMPP room; channels do.
 
 Fields added after a release have defaults, so commands queued by an older version still
 decode (adapters/db/commands.py fills in what a stored payload lacks).

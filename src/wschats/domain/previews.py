@@ -1,4 +1,4 @@
-"""Preview requests (decisions D6, files-and-previews.md), validated and normalised."""
+"""Preview requests (DECISIONS.md#previews), validated and normalised."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a use case answers with, before the HTTP layer renders it (original-behaviour §0.9)."""
+"""What a use case answers with, before the HTTP layer renders it (behaviour.md#room-rendering)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Attachments and forwarding (original-behaviour §2.14, §4; decisions D5).
+"""Attachments and forwarding (behaviour.md#upload-attachment, #forward; DECISIONS.md#files).
 
 Uploads stream from the request to storage; nothing of a file is kept in memory.
 """
@@ -132,7 +132,7 @@ class AttachmentService:
     # ---------------------------------------------------------------- writes
 
     async def upload(self, caller: Principal, room_id: UUID, upload: AttachmentUpload) -> UUID:
-        # Web-layer checks of §4.2 first, then access, then size (D5), then the bytes.
+        # Web-layer checks (behaviour.md#upload-attachment) first, then access, size, the bytes.
         name = decode_header(upload.file_name, field="file name")
         if len(name) > MAX_NAME_LENGTH:
             raise BadRequest(f"The file name is longer than {MAX_NAME_LENGTH} characters")
@@ -196,7 +196,7 @@ class AttachmentService:
                 raise Forbidden("Only the uploader or an owner of the room can delete it")
             await uow.files.delete(file_id)
             await uow.commit()
-        # No event and no XMPP message (§4.5); the bytes go once the row is gone.
+        # No event, no XMPP message (behaviour.md#delete-attachment); the bytes go after the row.
         await self._files.forget(file_id)
 
     async def forward(
@@ -264,7 +264,7 @@ def _check_attachment_room(room: Room) -> None:
 
 
 def _area(value: str | None) -> str | None:
-    """`<width>x<height>` in digits (D5); empty means absent."""
+    """`<width>x<height>` in digits (DECISIONS.md#files); empty means absent."""
     if not value:
         return None
     if _AREA.fullmatch(value) is None:

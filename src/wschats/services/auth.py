@@ -1,4 +1,4 @@
-"""Who is calling: token resolution, login and logout (decisions D2)."""
+"""Who is calling: token resolution, login and logout (DECISIONS.md#identity)."""
 
 from __future__ import annotations
 

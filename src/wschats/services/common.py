@@ -76,7 +76,7 @@ async def delete_room_cascade(
     clock: Clock,
     after: AfterCommit,
 ) -> None:
-    """Delete a room and everything hanging off it (original-behaviour §2.5 steps 2-7)."""
+    """Delete a room and everything hanging off it (behaviour.md#delete-room steps 2-7)."""
     now = clock.now()
     rooms = [room]
     if room.type is RoomType.WORKSPACE:

@@ -1,4 +1,4 @@
-"""Health of the service and of the dependencies this deployment uses (decisions D7)."""
+"""Health of the service and of the dependencies this deployment uses (DECISIONS.md#health)."""
 
 from __future__ import annotations
 

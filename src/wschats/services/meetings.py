@@ -1,4 +1,4 @@
-"""The meetings subset (decisions D9): a room's meeting record, without media."""
+"""The meetings subset (DECISIONS.md#meetings): a room's meeting record, without media."""
 
 from __future__ import annotations
 

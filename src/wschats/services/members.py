@@ -1,4 +1,4 @@
-"""Member use cases: list, add, remove (kick or leave), promote, demote (docs/behaviour.md)."""
+"""Member use cases: list, add, remove (kick or leave), promote, demote (behaviour.md, Members)."""
 
 from __future__ import annotations
 

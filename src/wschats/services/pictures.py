@@ -1,4 +1,4 @@
-"""Room and user pictures (original-behaviour §2.6-2.8, §5.4-5.6; decisions D5).
+"""Room and user pictures (behaviour.md#set-room-picture, ...; DECISIONS.md#files).
 
 A picture is small (a capability bounds the upload), so it is received into memory, decoded
 whole and stored re-encoded by the `PictureNormaliser`: bounded in size, without metadata,
@@ -81,7 +81,7 @@ class PictureService:
         return pictures[0]
 
     async def user_picture(self, caller: Principal, user_id: UUID) -> FileMetadata:
-        # Any authenticated user may see any user's picture (§5.4).
+        # Any authenticated user may see any user's picture (behaviour.md#get-user-picture).
         async with self._db.unit_of_work() as uow:
             picture = await uow.files.user_avatar(user_id)
         if picture is None:
@@ -244,7 +244,7 @@ class PictureService:
     # ---------------------------------------------------------------- helpers
 
     async def _receive(self, upload: PictureUpload, limit: int) -> tuple[bytes, str]:
-        """The picture to store and its type, after the checks of §2.7/§5.5 (the size limit
+        """The picture to store and its type, after the checks (behaviour.md; the size limit
         is the upload's)."""
         if upload.declared_size > limit:
             raise BadRequest(f"The picture is larger than {limit} bytes")

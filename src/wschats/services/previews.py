@@ -1,4 +1,4 @@
-"""Previews of a room's files (original-behaviour §6, decisions D6), cached in storage.
+"""Previews of a room's files (behaviour.md#previews, DECISIONS.md#previews), cached in storage.
 
 A rendered preview is stored under `preview_prefix(file_id)`, named by the request's
 normalised cache key, so equal requests share one entry and the file's deletion removes it

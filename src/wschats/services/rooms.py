@@ -1,4 +1,4 @@
-"""Room use cases: list, create, read, update, delete, mute, clear, ranks (docs/behaviour.md)."""
+"""Room use cases: list, create, read, update, delete, mute, clear, ranks (behaviour.md, Rooms)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class RoomService:
     ) -> list[RoomView]:
         """Every room of the caller but channels, which appear under their workspace.
 
-        A constant number of queries whatever the number of rooms (docs/behaviour.md, rooms).
+        A constant number of queries whatever the number of rooms (DECISIONS.md#rooms).
         """
         # No snapshot needed: the channels and their settings are read after the rooms, and a
         # change in between shows as it would in the next listing.
@@ -147,7 +147,7 @@ class RoomService:
             room = Room(
                 id=uuid.uuid4(),
                 type=new.type,
-                # One-to-ones have no name or description of their own (docs/behaviour.md, rooms).
+                # One-to-ones have no name or description of their own (DECISIONS.md#rooms).
                 name=None if one_to_one else new.name,
                 description=None if one_to_one else new.description,
                 created_at=now,
@@ -227,7 +227,7 @@ class RoomService:
         return access.room
 
     def _validate_creation(self, caller: Principal, new: NewRoom) -> None:
-        """The request-level rules, in the original's order (docs/behaviour.md, creating a room)."""
+        """The request-level rules, in the original's order (behaviour.md#create-room)."""
         if new.type in (RoomType.GROUP, RoomType.TEMPORARY) and not new.name:
             raise BadRequest(f"A {new.type.value} room needs a name")
         if len(set(new.member_ids)) != len(new.member_ids):

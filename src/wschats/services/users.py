@@ -1,4 +1,4 @@
-"""User use cases: lookups enriched with what chats keeps (original §5.1-5.3)."""
+"""User use cases: lookups enriched with what chats keeps (behaviour.md#list-users, #get-user)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ async def test_a_read_sees_what_was_just_committed(database: SqlDatabase) -> Non
             )
             await uow.commit()
 
-        assert await directory.authenticate(token) is None  # at once, as D2 asks
+        assert await directory.authenticate(token) is None  # at once, as DECISIONS.md#identity asks
     finally:
         await database.close()
 

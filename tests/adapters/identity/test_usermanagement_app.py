@@ -205,7 +205,7 @@ async def test_user_management_down_is_500_and_shows_in_health(
     found = healthy(health.json())
     assert (found["authentication_service"], found["profiling_service"]) == (False, False)
     assert found["database"] is True
-    assert (await api.get("/health/ready")).status_code == 500  # decisions D7
+    assert (await api.get("/health/ready")).status_code == 500  # DECISIONS.md#health
 
 
 async def test_user_management_failing_after_login_is_500_for_lookups(

@@ -1,4 +1,4 @@
-"""The forward stanza of original-behaviour §8.9, byte for byte."""
+"""The forward stanza of behaviour.md#forward-stanza, byte for byte."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MongooseImMessageDispatcher: the original's GraphQL requests, byte for byte (§8.1-8.2)."""
+"""MongooseImMessageDispatcher: the original's GraphQL, byte for byte (behaviour.md)."""
 
 from __future__ import annotations
 

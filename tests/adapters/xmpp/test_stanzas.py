@@ -1,4 +1,4 @@
-"""The system-message stanzas, as the exact strings of original-behaviour §8.3-8.8."""
+"""The system-message stanzas, as the exact strings of behaviour.md#stanzas."""
 
 from __future__ import annotations
 

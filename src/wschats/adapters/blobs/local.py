@@ -1,4 +1,4 @@
-"""storage_service on the local file system: the embedded default (architecture.md).
+"""storage_service on the local file system: the embedded default (docs/architecture.md#ports).
 
 Every blocking call runs in a worker thread, so a slow disk never stalls the event loop.
 Writes go to a `.tmp-<random>` file beside the target, are fsynced and renamed into place, so

@@ -1,4 +1,4 @@
-"""RabbitMQ event dispatcher, with the original's topology (original-behaviour §9.1, §9.4).
+"""RabbitMQ event dispatcher, with the original's topology (behaviour.md#event-dispatcher).
 
 - Publishing: one direct exchange per user, named after the user id (non-durable, not
   auto-delete); each event is published to each recipient's exchange with routing key "".

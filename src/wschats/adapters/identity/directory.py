@@ -1,4 +1,4 @@
-"""The built-in user directory: users and tokens in the service's own database (decisions D2).
+"""The built-in user directory: users and tokens in our own database (DECISIONS.md#identity).
 
 Tokens are random, stored only as a SHA-256 hash, expire, and can be revoked. Passwords are
 hashed with argon2, on the threads of a `PasswordHashPool`.
@@ -295,6 +295,34 @@ class DirectoryIdentity:
         if row is None or row.disabled or not row.password_hash or not matches:
             return None
         return UUID(str(row.id))
+
+    async def set_password(self, user_id: UUID, password: str) -> None:
+        if not password:
+            raise BadRequest("the password must not be empty")
+        password_hash = await self.hashing.run(_hasher.hash, password)
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.connection.execute(
+                update(t.directory_user)
+                .where(t.directory_user.c.id == user_id)
+                .values(password_hash=password_hash)
+            )
+            # Whoever knew the old password may hold a token made with it.
+            await uow.connection.execute(
+                update(t.directory_token)
+                .where(t.directory_token.c.user_id == user_id)
+                .values(revoked=True)
+            )
+            await uow.commit()
+
+    async def delete_user(self, user_id: UUID) -> None:
+        async with self._db.unit_of_work(write=True) as uow:
+            await uow.connection.execute(
+                delete(t.directory_token).where(t.directory_token.c.user_id == user_id)
+            )
+            await uow.connection.execute(
+                delete(t.directory_user).where(t.directory_user.c.id == user_id)
+            )
+            await uow.commit()
 
 
 def _verify(stored: str | None, password: str) -> bool:

@@ -1,7 +1,7 @@
 """authentication_service / profiling_service through the original's user-management HTTP service.
 
-Lets wschats replace the original inside an existing deployment (decisions D2). The requests
-are the ones the original made (original-behaviour §0.2, §1, §5), through the user-management
+Lets wschats replace the original inside a deployment (DECISIONS.md#identity). The requests
+are the ones the original made (behaviour.md#authentication, #health, #get-user), through the
 SDK (zextras/carbonio-user-management-sdk, `UserManagementClient.java`):
 
 - `GET {url}/users/myself/` with `Cookie: ZM_AUTH_TOKEN=<token>`: the caller's profile.
@@ -10,7 +10,7 @@ SDK (zextras/carbonio-user-management-sdk, `UserManagementClient.java`):
 - `GET {url}/health/`, no cookie: health of both authentication and profiling.
 
 The events websocket authenticates with `/users/myself/` too (the original used
-`GET /auth/token/{token}` there, §9.4): one cached lookup serves both, and the token never
+`GET /auth/token/{token}` there, behaviour.md#events-websocket): one cached lookup serves both,
 appears in a URL (and so in no access log).
 
 Response bodies, as the SDK's entities `UserMyself` and `UserInfo` (SDK 0.5.x) read them:
@@ -23,14 +23,14 @@ OpenAPI file (zextras/carbonio-user-management, `resources/user-management.yaml`
 integration tests (`GetMyselfByCookieApiIT`, `UsersApiIT`) give the same `id.userId`, `email`,
 `fullName` and `domain`. Tolerated variations: `userType` instead of `type` (SDK 0.5.3); no
 type at all (servers from before guests existed: INTERNAL); a null `fullName` or `email`
-(taken as ""; the original dropped such a principal, a quirk it is safe to fix, §0.2).
+(taken as ""; the original dropped such a principal, safe to fix: behaviour.md#authentication).
 `domain`, `status` and `locale` are not used by chats. The server's newer rewrite (a POST
 `/users` and a gRPC API) is not this API and is not supported.
 
 Outcomes: a 4xx from `/users/myself/` means the token is not valid (user-management answers
 404 for an unknown cookie): None, so 401. A 404 from `/users/id/` means no such user. Anything
 else (connection refused, timeout, 5xx, a body that is not as above) raises `DependencyFailed`:
-authentication for `/users/myself/`, profiling for the others, so 500 (decisions D3; the
+authentication for `/users/myself/`, profiling for the others, so 500 (DECISIONS.md#errors; the
 original answered 401 when user-management was down).
 
 Successful authentications are cached per token for `cache_seconds` (the original: 60 min;

@@ -5,7 +5,7 @@ Modules: `inprocess` (the ports: pool, time limits, failures), `worker` (the pic
 points run in the pool), `geometry` (sizes), `images` (Pillow), `pdfs` (pypdfium2),
 `pictures` (what is stored of an uploaded picture: its rules are in that module).
 
-Behaviour (decisions D6 first, then files-and-previews.md), and the edge cases the docs
+Behaviour (DECISIONS.md#previews first, then the original's), and the edge cases the docs
 leave open, as decided here:
 
 Sizes
@@ -61,7 +61,7 @@ Process pool notes for the composition root
 - Workers are started with the `forkserver` method, so like any spawn/forkserver pool they
   re-import the program's main module: the entry point must keep its work under
   `if __name__ == "__main__":` (the `wschats` command and uvicorn do).
-- Identical requests are not cached here; caching belongs to the caller (D6).
+- Identical requests are not cached here; caching belongs to the caller (DECISIONS.md#previews).
 """
 
 from wschats.adapters.preview.inprocess import InProcessPreviewer

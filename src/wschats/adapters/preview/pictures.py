@@ -30,7 +30,7 @@ from wschats.adapters.preview.images import decoding, in_srgb, to_rgb, without_m
 from wschats.domain.errors import BadRequest
 from wschats.domain.previews import Rendered
 
-# Decoders allowed for pictures: every one allowed is attack surface.
+# Decoders allowed for pictures: every one allowed is attack surface (DECISIONS.md#files).
 PICTURE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 _QUALITY = 85
 _QUARTER_TURNS = {5, 6, 7, 8}

@@ -1,4 +1,4 @@
-"""Attachments (original-behaviour §4; decisions D5)."""
+"""Attachments (behaviour.md#upload-attachment; DECISIONS.md#files)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ async def list_room_attachments(
 async def insert_attachment(
     room_id: RoomId,
     request: Request,
-    # Declared before the caller: missing headers are a 400 even without credentials (§0.2).
+    # Declared before the caller: missing headers are a 400 even without credentials (behaviour.md).
     headers: Annotated[UploadHeaders, Depends(upload_headers)],
     caller: Caller,
     services: Services,

@@ -1,4 +1,4 @@
-"""Message forwarding (original-behaviour §2.14)."""
+"""Message forwarding (behaviour.md#forward)."""
 
 from __future__ import annotations
 

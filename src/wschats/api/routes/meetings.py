@@ -1,4 +1,4 @@
-"""The meetings subset (decisions D9) and the contract's GET /rooms/{roomId}/meeting."""
+"""The meetings subset (DECISIONS.md#meetings) and the contract's GET /rooms/{roomId}/meeting."""
 
 from __future__ import annotations
 

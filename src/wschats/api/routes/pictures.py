@@ -1,4 +1,4 @@
-"""Room and user pictures (original-behaviour §2.6-2.8, §5.4-5.6)."""
+"""Room and user pictures (behaviour.md#set-room-picture, #set-user-picture)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from wschats.services.pictures import PictureUpload
 router = APIRouter()
 
 # Declared before the caller in each upload: missing headers are a 400 even without
-# credentials, as the original validated them first (§0.2).
+# credentials, as the original validated them first (behaviour.md#authentication).
 Headers = Annotated[UploadHeaders, Depends(upload_headers)]
 
 

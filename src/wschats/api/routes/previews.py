@@ -1,4 +1,4 @@
-"""Preview endpoints (original-behaviour §6, decisions D6).
+"""Preview endpoints (behaviour.md#previews, DECISIONS.md#previews).
 
 Paths are declared without their trailing slash: the path normaliser strips it, so
 `/preview/image/{fileId}/{area}/` and the web client's `.../thumbnail/?...` both arrive here.
