@@ -36,14 +36,17 @@ def async_url(url: str) -> URL:
     raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
 
 
-def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, timeout: float = 5.0) -> AsyncEngine:
     target = async_url(url)
     if target.get_backend_name() == "sqlite":
         return _sqlite_engine(target, timeout)
     engine = create_async_engine(
         target,
+        # `pool_size` connections stay open. The overflow is for bursts only: it is opened for
+        # a checkout and closed at its return, a connection per request while it lasts
+        # (issue 16), so the pool must cover the requests a process serves at once (README).
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max(1, pool_size // 2),
         # Waiting for a pooled connection is load, not an outage: a down database is found by
         # the connect timeout below; the wait is bounded more loosely.
         pool_timeout=max(timeout * 6, 30.0),
