@@ -87,7 +87,7 @@ def wrk(
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     percentiles = dict(re.findall(r"^ *(\d+)% +([\d.]+[a-z]+) *$", output, re.MULTILINE))
-    if "99" not in percentiles:
+    if "99" not in percentiles or requests == 0:
         raise RuntimeError(f"wrk gave no latency distribution:\n{output}")
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", output))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)

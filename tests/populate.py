@@ -1,6 +1,6 @@
 """Large databases written with bulk SQL (PostgreSQL COPY, SQLite executemany), not the API.
 
-Used by the benchmarks (bench/scale.py, bench/rooms_list.py) and by the tests that check the
+Used by the benchmark bench/scale.py and by the tests that check the
 statements' plans on a populated database. The schema must exist (migrated) beforehand.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,36 +72,38 @@ def write(database_url: str, batches: Sequence[Rows]) -> None:
 
 
 def rooms(
-    user_id: uuid.UUID,
+    listed: Mapping[uuid.UUID, int],
     *,
-    mine: int,
     total: int,
     members: int = 10,
     population: int = 20_000,
     seed: int = 1,
 ) -> list[Rows]:
-    """`total` group rooms of `members` members each, `user_id` a member of `mine` of them
-    (spread over the table) with settings in half of those; the other members are drawn from
-    `population` made-up users."""
-    assert mine <= total
-    every = total // mine
+    """`total` group rooms of `members` members each. Each user of `listed` is a member of
+    as many rooms as it maps to, spread over the table, with settings in half of them; the
+    other members are drawn from `population` made-up users."""
     room_rows: list[tuple[Any, ...]] = []
     member_rows: list[tuple[Any, ...]] = []
     settings_rows: list[tuple[Any, ...]] = []
     others = [uuid.UUID(int=(seed << 64) + n + 1) for n in range(population)]
+    spacing = {user: total // count for user, count in listed.items()}
     group = RoomType.GROUP.value
     for n in range(total):
         room_id = uuid.uuid4()
         created = EPOCH + timedelta(seconds=n)
         room_rows.append((room_id, group, f"room {n}", "a populated room", created, created))
-        with_me = n % every == 0 and n // every < mine
-        chosen = [others[(n * 7 + k * 131) % population] for k in range(members - with_me)]
-        # Settings of someone else in every room, and of `user_id` in half of theirs.
+        mine = [
+            user
+            for index, (user, every) in enumerate(spacing.items())
+            if (n - index) % every == 0 and 0 <= (n - index) // every < listed[user]
+        ]
+        chosen = [others[(n * 7 + k * 131) % population] for k in range(members - len(mine))]
+        # Settings of someone else in every room, and of a listed user in half of theirs.
         settings_rows.append((chosen[0], room_id, None, created, None))
-        if with_me:
-            chosen.append(user_id)
-            if (n // every) % 2:
-                settings_rows.append((user_id, room_id, created, None, None))
+        for user in mine:
+            if ((n - list(spacing).index(user)) // spacing[user]) % 2:
+                settings_rows.append((user, room_id, created, None, None))
+        chosen += mine
         for ordinal, member in enumerate(chosen):
             member_rows.append((room_id, member, ordinal == len(chosen) - 1, ordinal, created))
     return [

@@ -31,7 +31,7 @@ ROOM_OF_FILES = uuid.UUID(int=43)
 
 def populated(url: str) -> None:
     upgrade(url)
-    batches = populate.rooms(ME, mine=MY_ROOMS, total=ROOMS)
+    batches = populate.rooms({ME: MY_ROOMS}, total=ROOMS)
     now = populate.EPOCH
     batches.insert(
         0,
