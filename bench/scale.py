@@ -37,6 +37,8 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
+
 from bench.common import BIN, free_port, process
 from bench.wrk import WrkResult, wrk
 from tests import populate
@@ -267,7 +269,8 @@ def run_backend(label: str, small_url: str, large_url: str, args: argparse.Names
     with server(small.url) as small_base, server(large.url) as large_base:
         for base, where in ((small_base, small), (large_base, large)):
             for _, token in where.users.values():  # warm: caches, pools, pages
-                wrk(base + LISTING, seconds=1, connections=1, headers=auth(token))
+                for _ in range(3):
+                    httpx.get(base + LISTING, headers=auth(token), timeout=120).raise_for_status()
         http: dict[str, list[WrkResult]] = {"1,000 rooms": [], "100,000 rooms": []}
         for _ in range(args.rounds):
             for name, base, where in (
@@ -317,7 +320,6 @@ def writers(url: str, args: argparse.Namespace) -> None:
     (_, token), (other, _), (third, _) = (installation.users[n] for n in (1, 2, 3))
     headers = auth(token)
     with server(url) as base:
-        import httpx
 
         def create_group(name: str) -> str:
             response = httpx.post(
