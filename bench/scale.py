@@ -15,7 +15,7 @@ Then, all in one run:
   reader listing rooms alongside: 0 errors, p99 at most 10x p50.
 
     .venv/bin/python bench/scale.py [--seconds 3] [--rounds 2] [--attachments 1000000]
-        [--only sqlite|postgres] [--pg-url URL]
+        [--only sqlite|postgres|writers] [--skip-writers] [--pg-url URL]
 """
 
 from __future__ import annotations
@@ -202,13 +202,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="turns of each comparison")
     parser.add_argument("--repeat", type=int, default=30, help="SQL runs per SQL figure")
     parser.add_argument("--attachments", type=int, default=1_000_000, help="the large room's")
-    parser.add_argument("--only", choices=("sqlite", "postgres"))
+    parser.add_argument("--only", choices=("sqlite", "postgres", "writers"))
     parser.add_argument("--skip-writers", action="store_true")
     parser.add_argument(
         "--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
         help="an admin URL; scratch databases are created and dropped",
     )  # fmt: skip
     args = parser.parse_args()
+    if args.only == "writers":
+        writers(f"sqlite:///{tempfile.mkdtemp()}/writers.db", args)
+        return
     if args.only != "postgres":
         folder = tempfile.mkdtemp()
         run_backend("sqlite", f"sqlite:///{folder}/small.db", f"sqlite:///{folder}/large.db", args)
