@@ -355,7 +355,7 @@ def writers(url: str, args: argparse.Namespace) -> None:
                     reader = pool.submit(wrk, base + LISTING, seconds=args.seconds,
                                          connections=1, headers=headers)  # fmt: skip
                     result = wrk(base + path, seconds=args.seconds, connections=connections,
-                                 **options)  # fmt: skip
+                                 timeout_s=60, **options)  # fmt: skip
                     reader_result = reader.result()
                 ratio = result.p99_ms / result.p50_ms
                 print(result.line(f"[sqlite] {connections} writers {name}")
