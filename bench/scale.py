@@ -43,6 +43,7 @@ from bench.common import BIN, free_port, process
 from bench.wrk import WrkResult, wrk
 from tests import populate
 from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.engine import SQLITE_MMAP_BYTES
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.repositories import attachment_page_statement, listing_statement
 from wschats.adapters.identity.directory import DirectoryIdentity
@@ -153,6 +154,7 @@ class Driver:
             for name in compiled.positiontup or []
         ]
         with sqlite3.connect(self.url.removeprefix("sqlite:///")) as conn:
+            conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")  # as wschats reads
             return _median_ms(lambda: conn.execute(compiled.string, ordered).fetchall(), repeat)
 
 
