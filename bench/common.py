@@ -31,7 +31,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_live(base_url: str, path: str = "/health/live", timeout: float = 30.0) -> None:
+def wait_live(base_url: str, path: str = "/health/live", timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

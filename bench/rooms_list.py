@@ -1,12 +1,12 @@
 """Benchmark: GET /rooms?extraFields=members&extraFields=settings for a user in 100 rooms of 10.
 
-Runs a real `wschats serve` process (one worker) on SQLite and on PostgreSQL, and in the same
-run a bare FastAPI endpoint that returns a JSON body of the same size; prints requests/s,
-p50/p99 and the ratio. The two servers take turns in rounds, and the ratio is the median of
-the rounds' ratios. Also counts the SQL statements one listing costs at 10 and at 100 rooms
-(they must be equal).
+Runs a real `wschats serve` process (one worker) on SQLite and on PostgreSQL and, in the same
+run, the same-work floor (bench/floor_app.py: the listing's queries with the plain driver and
+the same JSON written with orjson, no framework, no auth), and loads both with wrk. The two
+servers take turns in rounds; the ratio is the median of the rounds' ratios (target >= 0.90).
+Also counts the SQL statements one listing costs at 10 and at 100 rooms (they must be equal).
 
-    .venv/bin/python bench/rooms_list.py [--requests 2000] [--rounds 5] [--concurrency 8]
+    .venv/bin/python bench/rooms_list.py [--seconds 5] [--rounds 5] [--connections 16]
         [--pg-url URL]
 """
 
@@ -26,7 +26,8 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BIN, LoadResult, free_port, load, process
+from bench.common import BIN, free_port, process
+from bench.wrk import WrkResult, wrk
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity
@@ -106,6 +107,50 @@ async def statements_per_listing(database_url: str, token: str) -> int:
     return min(counts)
 
 
+def floor_ratio(label: str, database_url: str, token: str, args: argparse.Namespace) -> float:
+    """wschats against the same-work floor (bench/floor_app.py), both with wrk, in turns."""
+    port, floor_port = free_port(), free_port()
+    base, floor = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{floor_port}"
+    env = {"WSC_DATABASE_URL": database_url, "WSC_DATA_DIR": tempfile.mkdtemp()}
+    headers = {"Authorization": f"Bearer {token}"}
+    floor_args = [
+        str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+        "floor_app:app", "--port", str(floor_port), "--log-level", "warning",
+        "--no-access-log", "--http", "httptools",
+    ]  # fmt: skip
+    floor_env = {"FLOOR_DATABASE_URL": database_url}
+    with (
+        process([str(BIN / "wschats"), "serve", "--port", str(port)], env, base, "/health/live"),
+        process(floor_args, floor_env, floor, "/live"),
+    ):
+        ours_body = httpx.get(base + QUERY, headers=headers).content
+        floor_body = httpx.get(floor + "/rooms", headers=headers).content
+        assert ours_body == floor_body, "the floor must write the same JSON"
+        print(f"[{label}] response body: {len(ours_body)} bytes, the same from both")
+        ours: list[WrkResult] = []
+        theirs: list[WrkResult] = []
+        # Turns, so a change in the machine's speed (a shared VM's neighbours) touches both.
+        for _ in range(args.rounds):
+            ours.append(
+                wrk(base + QUERY, seconds=args.seconds, connections=args.connections,
+                    headers=headers)
+            )  # fmt: skip
+            theirs.append(
+                wrk(floor + "/rooms", seconds=args.seconds, connections=args.connections,
+                    headers=headers)
+            )  # fmt: skip
+    for number, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
+        print(a.line(f"[{label}] round {number} wschats GET /rooms"))
+        print(b.line(f"[{label}] round {number} floor"))
+    ratios = sorted(a.rps / b.rps for a, b in zip(ours, theirs, strict=True))
+    ratio = statistics.median(ratios)
+    print(
+        f"[{label}] throughput wschats/floor: median of {args.rounds} rounds {ratio:.2f} "
+        f"(rounds {ratios[0]:.2f} to {ratios[-1]:.2f}) (target >= 0.90)"
+    )
+    return ratio
+
+
 async def run_backend(label: str, database_url: str, args: argparse.Namespace) -> float:
     small_token, _ = await seed(database_url, 10, 10)
     small_statements = await statements_per_listing(database_url, small_token)
@@ -115,67 +160,13 @@ async def run_backend(label: str, database_url: str, args: argparse.Namespace) -
         f"[{label}] SQL statements per listing: 10 rooms: {small_statements}, "
         f"{args.rooms} rooms: {statements}"
     )
-
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {"WSC_DATABASE_URL": database_url, "WSC_DATA_DIR": tempfile.mkdtemp()}
-    headers = {"Authorization": f"Bearer {token}"}
-    bare_port = free_port()
-    bare = f"http://127.0.0.1:{bare_port}"
-    uvicorn_args = [
-        str(BIN / "python"), "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
-        "bare_app:app", "--port", str(bare_port), "--log-level", "warning",
-    ]  # fmt: skip
-    body_file = Path(tempfile.mkdtemp()) / "body.json"
-    with process([str(BIN / "wschats"), "serve", "--port", str(port)], env, base, "/health/live"):
-        async with httpx.AsyncClient() as client:
-            body = (await client.get(base + QUERY, headers=headers)).content
-        print(f"[{label}] response body: {len(body)} bytes")
-        body_file.write_bytes(body)
-        with process(uvicorn_args, {"BARE_BODY_FILE": str(body_file)}, bare, "/rooms"):
-            # Both servers run side by side and take turns, so a change in the machine's
-            # speed during the run (a shared VM's neighbours) touches both alike.
-            per_round = max(1, args.requests // args.rounds)
-            ours, theirs = [], []
-            for _ in range(args.rounds):
-                ours.append(
-                    await load(
-                        base + QUERY, headers=headers, total=per_round,
-                        concurrency=args.concurrency,
-                    )
-                )  # fmt: skip
-                theirs.append(
-                    await load(
-                        bare + "/rooms", headers={}, total=per_round,
-                        concurrency=args.concurrency,
-                    )
-                )  # fmt: skip
-    result, baseline = merged(ours), merged(theirs)
-    print(result.line(f"[{label}] wschats GET /rooms"))
-    print(baseline.line(f"[{label}] bare FastAPI"))
-    ratios = sorted(a.rps / b.rps for a, b in zip(ours, theirs, strict=True))
-    ratio = statistics.median(ratios)
-    print(
-        f"[{label}] throughput ratio wschats/bare: median of {args.rounds} rounds {ratio:.2f} "
-        f"(rounds {ratios[0]:.2f} to {ratios[-1]:.2f}; whole run "
-        f"{result.rps / baseline.rps:.2f}) (target >= 0.30)"
-    )
-    return ratio
-
-
-def merged(results: list[LoadResult]) -> LoadResult:
-    return LoadResult(
-        requests=sum(r.requests for r in results),
-        seconds=sum(r.seconds for r in results),
-        latencies=[latency for r in results for latency in r.latencies],
-        errors=sum(r.errors for r in results),
-    )
+    return floor_ratio(label, database_url, token, args)
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=5.0, help="of each wrk run")
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5, help="turns taken by the two servers")
     parser.add_argument("--rooms", type=int, default=100)
     parser.add_argument(

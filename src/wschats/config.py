@@ -52,7 +52,8 @@ class Settings(BaseSettings):
 
     # Database: a SQLite file in data_dir by default, or postgresql://...
     database_url: str | None = None
-    database_pool_size: int = 10
+    # PostgreSQL connections kept open per process: the requests it serves at once (README)
+    database_pool_size: int = Field(20, ge=1)
     database_timeout_seconds: float = 5.0
 
     # Identity (built-in directory)

@@ -89,7 +89,7 @@ class SqlDatabase:
         self,
         url: str,
         *,
-        pool_size: int = 10,
+        pool_size: int = 20,
         timeout: float = 5.0,
         record_messages: bool = False,
     ) -> None:
@@ -110,6 +110,10 @@ class SqlDatabase:
             if sqlite_file is not None
             else None
         )
+        # SQLite's writers of this process, one at a time (_writer_turn); waiting as long as
+        # for a pooled PostgreSQL connection.
+        self._writer_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._writer_wait = max(timeout * 6, 30.0)
         # Called after a commit that recorded XMPP commands (wakes the outbox relay).
         self.on_messages: Callable[[], None] | None = None
 
@@ -127,6 +131,30 @@ class SqlDatabase:
 
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool = False) -> AsyncIterator[SqlUnitOfWork]:
+        async with self._writer_turn(write), self._unit_of_work(write) as uow:
+            yield uow
+
+    @asynccontextmanager
+    async def _writer_turn(self, write: bool) -> AsyncIterator[None]:
+        """SQLite writes one at a time: this process's writers queue here, in arrival order,
+        rather than in SQLite's busy handler, which polls with growing sleeps, serves no one
+        in order and gave up after the busy timeout with "database is locked" (issue 16).
+        Other processes' writers still meet the busy timeout; readers wait for nobody (WAL)."""
+        if not write or self._writer_lock is None:
+            yield
+            return
+        try:
+            async with asyncio.timeout(self._writer_wait):
+                await self._writer_lock.acquire()
+        except TimeoutError as exc:
+            raise _unavailable(exc) from exc
+        try:
+            yield
+        finally:
+            self._writer_lock.release()
+
+    @asynccontextmanager
+    async def _unit_of_work(self, write: bool) -> AsyncIterator[SqlUnitOfWork]:
         try:
             async with self.engine.connect() as conn:
                 if write:

@@ -22,8 +22,9 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
-    or_,
     select,
+    true,
+    tuple_,
     type_coerce,
     update,
 )
@@ -150,7 +151,7 @@ _member_cache: dict[str, MemberRef] = {}
 _MEMBER_CACHE_SIZE = 100_000
 
 
-def _folded_members(dialect: str) -> Any:
+def _folded_members(dialect: str, room_id: Any) -> Any:
     member = t.subscription.alias("member")
     ordinal: ColumnElement[str]
     if dialect == "postgresql":
@@ -161,7 +162,7 @@ def _folded_members(dialect: str) -> Any:
     aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
     return (
         select(aggregate(item, _MEMBER_SEPARATOR))
-        .where(member.c.room_id == t.room.c.id)
+        .where(member.c.room_id == room_id)
         .scalar_subquery()
     )
 
@@ -226,7 +227,7 @@ def _listing_statement(dialect: str, with_members: bool) -> Any:
     running it)."""
     me = t.subscription.alias("me")
     mine = t.room_user_settings
-    # Read by position (_listed_room): a Row's attribute access costs half a microsecond.
+    user_id = bindparam("user_id", type_=t.CachedUuid)
     columns: list[Any] = [
         *(t.room.c[name] for name in _ROOM_FIELDS),
         mine.c.muted_until.label("settings_muted_until"),
@@ -235,19 +236,52 @@ def _listing_statement(dialect: str, with_members: bool) -> Any:
         # Only tested for presence: no need to parse it.
         type_coerce(mine.c.user_id, String).label("settings_user_id"),
     ]
-    if with_members:
-        columns.append(_folded_members(dialect).label("members"))
-    return (
+    if dialect != "postgresql":
+        # SQLite's planner walks the user's subscriptions first (nested loops) by itself.
+        if with_members:
+            columns.append(_folded_members(dialect, t.room.c.id).label("members"))
+        return (
+            select(*columns)
+            .select_from(
+                me.join(t.room, t.room.c.id == me.c.room_id).outerjoin(
+                    mine, and_(mine.c.room_id == me.c.room_id, mine.c.user_id == me.c.user_id)
+                )
+            )
+            .where(me.c.user_id == user_id)
+            .where(t.room.c.type != RoomType.CHANNEL.value)
+            .order_by(t.room.c.created_at, t.room.c.id)
+        )
+    # Each of the user's rooms (and settings) by its key, from the user's subscriptions (an
+    # index-only scan). OFFSET keeps the planner from flattening the subquery into a join,
+    # where it turned to a sequential scan of every room once the user had some hundreds
+    # (issue 16): the cost follows the user's rooms, not the installation's.
+    listed = (
         select(*columns)
         .select_from(
-            me.join(t.room, t.room.c.id == me.c.room_id).outerjoin(
-                mine, and_(mine.c.room_id == me.c.room_id, mine.c.user_id == me.c.user_id)
+            t.room.outerjoin(
+                mine, and_(mine.c.room_id == t.room.c.id, mine.c.user_id == me.c.user_id)
             )
         )
-        .where(me.c.user_id == bindparam("user_id", type_=t.CachedUuid))
+        .where(t.room.c.id == me.c.room_id)
         .where(t.room.c.type != RoomType.CHANNEL.value)
-        .order_by(t.room.c.created_at, t.room.c.id)
+        .offset(0)
+        .lateral("listed")
     )
+    # Read by position (_listed_room): a Row's attribute access costs half a microsecond.
+    selected: list[Any] = list(listed.c)
+    if with_members:
+        selected.append(_folded_members(dialect, listed.c.id).label("members"))
+    return (
+        select(*selected)
+        .select_from(me.join(listed, true()))
+        .where(me.c.user_id == user_id)
+        .order_by(listed.c.created_at, listed.c.id)
+    )
+
+
+def listing_statement(dialect: str, *, with_members: bool) -> Any:
+    """The statement of `SqlRoomRepository.listing_for_user` (parameter: user_id)."""
+    return _listing_statements[dialect, with_members]
 
 
 _listing_statements = {
@@ -311,7 +345,7 @@ class SqlRoomRepository:
     async def listing_for_user(self, user_id: UUID, *, with_members: bool) -> list[ListedRoom]:
         # One statement: the caller's settings joined, members folded into one text column per
         # room. Reading a row per member cost most of a listing's time (bench/RESULTS.md).
-        statement = _listing_statements[self._conn.dialect.name, with_members]
+        statement = listing_statement(self._conn.dialect.name, with_members=with_members)
         rows = await self._conn.execute(statement, {"user_id": user_id})
         return [_listed_room(row, user_id, with_members) for row in rows]
 
@@ -530,6 +564,22 @@ _FILE_BY_ID = key_lookup(
 )
 
 
+def attachment_page_statement(
+    room_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+) -> Any:
+    """A room's attachments, newest first, `limit` of them after the keyset cursor `after`
+    (the last item's created_at and id)."""
+    c = t.file_metadata.c
+    query = select(t.file_metadata).where(
+        and_(c.room_id == room_id, c.type == FileType.ATTACHMENT.value)
+    )
+    if after is not None:
+        # A row value, not `a < x OR (a = x AND b < y)`: both databases seek the index to the
+        # cursor with it, where the OR form read every row before it (issue 16).
+        query = query.where(tuple_(c.created_at, c.id) < after)
+    return query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+
+
 class SqlFileRepository:
     def __init__(self, conn: Statements) -> None:
         self._conn = conn
@@ -590,18 +640,7 @@ class SqlFileRepository:
     async def page(
         self, room_id: UUID, limit: int, after: tuple[datetime, UUID] | None
     ) -> list[FileMetadata]:
-        c = t.file_metadata.c
-        query = select(t.file_metadata).where(
-            and_(c.room_id == room_id, c.type == FileType.ATTACHMENT.value)
-        )
-        if after is not None:
-            created_at, file_id = after
-            query = query.where(
-                or_(c.created_at < created_at, and_(c.created_at == created_at, c.id < file_id))
-            )
-        rows = await self._conn.execute(
-            query.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
-        )
+        rows = await self._conn.execute(attachment_page_statement(room_id, limit, after))
         return [_file(r) for r in rows]
 
     async def all_ids(self) -> list[UUID]:

@@ -152,7 +152,8 @@ subscription = Table(
     Column("owner", Boolean, nullable=False, default=False),
     Column("ordinal", Integer, nullable=False, default=0),
     Column("joined_at", UTCDateTime(), nullable=False),
-    Index("ix_subscription_user", "user_id"),
+    # A user's room ids, read from the index alone (the room listing).
+    Index("ix_subscription_user_room", "user_id", "room_id"),
 )
 
 room_user_settings = Table(
