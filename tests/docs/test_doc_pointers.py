@@ -58,21 +58,10 @@ def test_every_docs_pointer_names_an_existing_anchor() -> None:
     assert not broken, "pointers to sections that do not exist:\n" + "\n".join(broken)
 
 
-# Files that other work rewrites wholesale; they keep their old pointers until then.
-_NOT_YET = (
-    "src/wschats/adapters/xmpp/",
-    "deploy/ejabberd/",
-    "scripts/ejabberd.sh",
-    "scripts/serve.sh",
-)
-
-
 def test_nothing_points_at_documents_outside_the_repository() -> None:
     outside = []
     for path in scanned_files():
         relative = str(path.relative_to(ROOT))
-        if relative.startswith(_NOT_YET):
-            continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if _OUTSIDE.search(line):
                 outside.append(f"{relative}:{number}: {line.strip()}")
