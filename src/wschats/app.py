@@ -30,6 +30,7 @@ from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
 from wschats.api.preview_shortcut import PreviewShortcut
 from wschats.api.routing import register_routes
+from wschats.api.web_client import default_web_dir, install_web_client, messaging_access
 from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency
@@ -37,10 +38,12 @@ from wschats.domain.time import utc_now
 from wschats.ports import BlobStore, EventDispatcher, IdentityService, MessageDispatcher
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
+from wschats.services.client_config import ClientConfigService
 from wschats.services.health import HealthService, Probe
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
 from wschats.services.outbox import OutboxRelay
+from wschats.services.people import PeopleSearch
 from wschats.services.pictures import PictureService
 from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
@@ -195,6 +198,7 @@ async def build_container(
         memory_cache_bytes=settings.preview_memory_cache_mb * 1024 * 1024,
     )
     closers.append(previews.close)  # closed first: it finishes its cache writes
+    people = PeopleSearch(directory, identity)
     return Container(
         settings=settings,
         database=database,
@@ -214,6 +218,8 @@ async def build_container(
         attachments=attachments,
         pictures=pictures,
         storage=storage,
+        people=people,
+        client_config=ClientConfigService(messaging_access(settings), people.by_name_or_email),
         closers=closers,
     )
 
@@ -251,6 +257,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
     register_routes(app)
+    install_web_client(app, settings.web_dir or default_web_dir(), settings.base_path)
     install_openapi(app, base_path=settings.base_path)
     if metrics is not None:
         install_metrics(app, metrics, token=settings.metrics_token or None)

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     port: int = 10000
     base_path: str = ""  # e.g. /services/chats: every path is also served under it
     data_dir: Path = Path("./data")
+    web_dir: Path | None = None  # the built web client; default: web/dist of the checkout
 
     # Operations: logs and metrics
     log_format: Literal["json", "text"] = "json"  # how `wschats serve` writes its logs
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     xmpp_domain: str = "carbonio"
     xmpp_muc_service: str | None = None  # ejabberd: default muclight.<domain>
     xmpp_timeout_seconds: float = 5.0
+    # The XMPP websocket as browsers reach it; default ws://<host of WSC_XMPP_URL>/ws (ejabberd)
+    xmpp_websocket_url: str | None = None
 
     # Capabilities (original-behaviour §11)
     can_see_message_reads: bool = True
