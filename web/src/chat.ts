@@ -100,6 +100,7 @@ export class Chat {
   private xmpp: Client | null = null;
   private collectors = new Map<string, ChatMessage[]>();
   private everOnline = false;
+  private outbox: Element[] = []; // written while the connection was down, sent once it is up
 
   constructor(
     private readonly websocketUrl: string,
@@ -137,6 +138,8 @@ export class Chat {
       const again = this.everOnline;
       this.everOnline = true;
       void xmpp.send(xml("presence"));
+      const queued = this.outbox.splice(0);
+      for (const stanza of queued) void xmpp.send(stanza);
       this.onState(true, again);
     });
     xmpp.on("stanza", (stanza) => this.receive(stanza));
@@ -220,11 +223,11 @@ export class Chat {
     }
   }
 
+  /** Sends now, or as soon as the connection is back. */
   async send(roomId: string, body: string, replyTo?: ChatMessage): Promise<string> {
-    const xmpp = this.requireOnline();
+    if (!this.xmpp) throw new Error("Not connected to the chat server");
     const id = crypto.randomUUID();
-    await xmpp.send(
-      xml(
+    const stanza = xml(
         "message",
         { type: "groupchat", to: this.roomJid(roomId), id },
         xml("body", {}, body),
@@ -232,8 +235,9 @@ export class Chat {
           ? xml("reply", { xmlns: "urn:xmpp:reply:0", id: replyTo.archiveId, to: `${replyTo.senderId}@${this.domain}` })
           : null,
         xml("markable", { xmlns: "urn:xmpp:chat-markers:0" }),
-      ),
     );
+    if (this.xmpp.status === "online") await this.xmpp.send(stanza);
+    else this.outbox.push(stanza);
     return id;
   }
 

@@ -188,7 +188,7 @@ export function RoomView({ roomId }: { roomId: string }) {
       <div
         class="log"
         role="log"
-        aria-label="Messages"
+        aria-label="Conversation"
         tabIndex={0}
         ref={log}
         onScroll={(e) => {

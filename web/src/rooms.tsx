@@ -125,7 +125,7 @@ function NewChat({ onClose }: { onClose: () => void }) {
   const [people, setPeople] = useState<User[]>([]);
   const [name, setName] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const group = people.length > 1 || name.trim() !== "";
+  const group = people.length > 1; // the API wants 3 members for a group, creator included
   async function start(event: Event) {
     event.preventDefault();
     setError(null);
@@ -152,10 +152,12 @@ function NewChat({ onClose }: { onClose: () => void }) {
     <Dialog title="New chat" onClose={onClose}>
       <form onSubmit={start}>
         <PeoplePicker chosen={people} onChange={setPeople} />
-        <label>
-          Group name (for a group)
-          <input value={name} maxLength={128} onInput={(e) => setName(e.currentTarget.value)} />
-        </label>
+        {group && (
+          <label>
+            Group name
+            <input value={name} maxLength={128} onInput={(e) => setName(e.currentTarget.value)} />
+          </label>
+        )}
         {error && <p role="alert" class="error">{error}</p>}
         <button type="submit" disabled={!people.length}>{group ? "Start group" : "Start chat"}</button>
       </form>
