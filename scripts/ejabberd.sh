@@ -11,7 +11,14 @@
 #   WSC_EJABBERD_C2S_PORT       XMPP client port on 127.0.0.1 [15222]
 #   WSC_EJABBERD_HTTP_PORT      HTTP API (/api) and websocket (/ws) port on 127.0.0.1 [15280]
 #   WSC_EJABBERD_START_TIMEOUT  seconds to wait for the API after starting [60]
-#   WSC_EJABBERD_KEEP_SPOOL     1: start with the state (users, rooms) of the last run [0]
+#   WSC_EJABBERD_FRESH          1: a throw-away instance, its state (users, rooms, archives)
+#                               wiped at start (tests); otherwise the state is kept [0]
+#   WSC_*                       the wschats settings (database, data dir, identity, domain) that
+#                               sign-in uses, as for `wschats serve`
+#
+# People sign in with wschats credentials: ejabberd runs `wschats xmpp-auth` (the one on PATH,
+# else this project's .venv/bin/wschats) through a wrapper written to <dir>/conf/xmpp-auth that
+# carries the WSC_* settings and the current directory of the caller (docs/xmpp-sign-in.md).
 #
 # How it runs (docs/ejabberd.md, "mode B"): erl is started directly with no Erlang
 # distribution, so there is no epmd, no cookie, no distribution port and no su/chown; only the
@@ -20,6 +27,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DIR=${WSC_EJABBERD_DIR:-${TMPDIR:-/tmp}/wschats-ejabberd}
+case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac  # erl runs from the spool directory
 C2S_PORT=${WSC_EJABBERD_C2S_PORT:-15222}
 HTTP_PORT=${WSC_EJABBERD_HTTP_PORT:-15280}
 START_TIMEOUT=${WSC_EJABBERD_START_TIMEOUT:-60}
@@ -61,12 +69,14 @@ as_root() {
     fi
 }
 
+# Debian's package enables a system-wide ejabberd (packaged config, all interfaces). We only
+# want its files: its service must neither start during the install nor at boot.
 ensure_installed() {
     [ -n "$(ejabberd_libs)" ] && [ -x /usr/bin/erl ] && return 0
-    log "installing Debian's ejabberd"
-    # The package's maintainer scripts would start the system service with the packaged
-    # config, which listens on all interfaces (5222, 5269, 5280, ...). A policy-rc.d that
-    # denies service starts prevents that; ours is removed again if we had to create it.
+    command -v apt-get >/dev/null || die "ejabberd is not installed and there is no apt-get to install it"
+    log "installing Debian's ejabberd (about 20 s, 55 MB); its system service stays disabled"
+    # A policy-rc.d that denies service starts keeps the maintainer scripts from starting it;
+    # ours is removed again if we had to create it.
     local policy=/usr/sbin/policy-rc.d created=""
     if [ ! -e "$policy" ]; then
         as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
@@ -79,7 +89,47 @@ ensure_installed() {
     fi
     [ -n "$created" ] && as_root rm -f "$policy"
     [ "$rc" = 0 ] || die "apt-get failed (exit $rc)"
+    disable_system_service
     [ -n "$(ejabberd_libs)" ] || die "ejabberd installed but its ebin directory was not found"
+}
+
+disable_system_service() {
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        as_root systemctl disable --now ejabberd.service >/dev/null 2>&1 || true
+    else
+        as_root rm -f /etc/systemd/system/multi-user.target.wants/ejabberd.service
+    fi
+    if command -v update-rc.d >/dev/null; then
+        as_root update-rc.d ejabberd disable >/dev/null 2>&1 || true
+    fi
+}
+
+# The wschats whose `xmpp-auth` ejabberd runs: the one on PATH, else this project's .venv.
+wschats_program() {
+    local found
+    if found=$(command -v wschats); then
+        echo "$found"
+    else
+        echo "$ROOT/.venv/bin/wschats"
+    fi
+}
+
+write_auth_wrapper() {
+    local program wrapper="$DIR/conf/xmpp-auth" name
+    program=$(wschats_program)
+    [ -x "$program" ] || log "warning: $program not found: nobody can sign in until wschats is installed there"
+    {
+        echo "#!/bin/bash"
+        echo "# Written by scripts/ejabberd.sh: ejabberd's sign-in program with the wschats settings."
+        printf 'cd %q || exit 1\n' "$PWD"
+        while IFS= read -r name; do
+            case "$name" in WSC_EJABBERD_*) continue ;; esac
+            printf 'export %s=%q\n' "$name" "${!name}"
+        done < <(compgen -e | grep '^WSC_' || true)
+        printf 'exec %q xmpp-auth\n' "$program"
+    } >"$wrapper"
+    chmod 700 "$wrapper"
+    echo "$wrapper"
 }
 
 wait_ready() {
@@ -114,16 +164,18 @@ start() {
         return 0
     fi
     ensure_installed
-    # A fresh spool per start: rooms, users and subscriptions of earlier runs do not leak in
-    # (unless asked to keep them, to restart a server with its state).
-    if [ "${WSC_EJABBERD_KEEP_SPOOL:-0}" = 1 ]; then
-        rm -rf "$DIR/conf"
-    else
+    # The state (users, rooms, archives) is kept across stop and start; a caller that wants a
+    # throw-away instance (the tests) asks for a fresh one. The configuration is always new.
+    if [ "${WSC_EJABBERD_FRESH:-0}" = 1 ]; then
         rm -rf "$DIR/spool" "$DIR/conf"
+    else
+        rm -rf "$DIR/conf"
     fi
     mkdir -p "$DIR/conf" "$DIR/spool" "$DIR/logs"
+    local wrapper
+    wrapper=$(write_auth_wrapper)
     sed -e "s/__C2S_PORT__/$C2S_PORT/g" -e "s/__HTTP_PORT__/$HTTP_PORT/g" \
-        "$TEMPLATE" >"$DIR/conf/ejabberd.yml"
+        -e "s|__EXTAUTH_PROGRAM__|$wrapper|g" "$TEMPLATE" >"$DIR/conf/ejabberd.yml"
     [ -f /etc/ejabberd/inetrc ] && cp /etc/ejabberd/inetrc "$DIR/conf/"
     local libs
     libs=$(ejabberd_libs)

@@ -106,6 +106,20 @@ def migrate() -> None:
     click.echo("database is up to date")
 
 
+# ---------------------------------------------------------------- XMPP sign-in (issue 12)
+
+
+@main.command("xmpp-auth")
+def xmpp_auth() -> None:
+    """ejabberd's external authentication program (extauth_program) on stdin/stdout."""
+    from wschats.adapters.extauth.main import run_external_auth
+
+    asyncio.run(run_external_auth(_settings()))
+
+
+# ---------------------------------------------------------------- users
+
+
 @main.group()
 def user() -> None:
     """Manage the built-in users."""

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     xmpp_timeout_seconds: float = 5.0
     # The XMPP websocket as browsers reach it; default ws://<host of WSC_XMPP_URL>/ws (ejabberd)
     xmpp_websocket_url: str | None = None
+    # XMPP sign-in (`wschats xmpp-auth`, run by ejabberd): the longest a sign-in may take
+    xmpp_auth_timeout_seconds: float = Field(5.0, gt=0)
 
     # Capabilities (original-behaviour §11)
     can_see_message_reads: bool = True

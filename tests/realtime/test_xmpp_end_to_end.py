@@ -54,7 +54,7 @@ class PrivateEjabberd:
             "WSC_EJABBERD_DIR": str(self.directory),
             "WSC_EJABBERD_C2S_PORT": str(self.c2s_port),
             "WSC_EJABBERD_HTTP_PORT": str(self.http_port),
-            "WSC_EJABBERD_KEEP_SPOOL": "1" if keep else "0",
+            "WSC_EJABBERD_FRESH": "0" if keep else "1",
         }
         done = subprocess.run(
             [str(SCRIPT), command], env=env, capture_output=True, text=True, timeout=900

@@ -41,7 +41,12 @@ def ejabberd() -> Ejabberd:
     c2s_port = int(os.environ.get("WSC_EJABBERD_C2S_PORT", "15222"))
     # Bounded: the first run may install the package (about 20 s measured).
     started = subprocess.run(
-        [str(SCRIPT), "start"], capture_output=True, text=True, timeout=900, check=False
+        [str(SCRIPT), "start"],
+        env={**os.environ, "WSC_EJABBERD_FRESH": "1"},  # a throw-away instance
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert started.returncode == 0, f"ejabberd did not start:\n{started.stdout}{started.stderr}"
     return Ejabberd(api_url=f"http://127.0.0.1:{http_port}/api", c2s_port=c2s_port)

@@ -1,0 +1,1 @@
+"""ejabberd's external authentication protocol, answered by wschats (`wschats xmpp-auth`)."""
