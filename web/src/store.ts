@@ -32,6 +32,7 @@ export class Store {
   private events: EventSocket | null = null;
   private chat: Chat | null = null;
   private pendingUsers = new Set<string>();
+  private historyRetries = new Map<string, number>();
   private userTimer: number | undefined;
 
   subscribe(listener: () => void): () => void {
@@ -315,8 +316,14 @@ export class Store {
       if (older || !timeline.messages.length) timeline.complete = page.complete;
       else if (!before && timeline.messages.length <= page.messages.length) timeline.complete = page.complete;
       timeline.error = undefined;
+      this.historyRetries.delete(roomId);
     } catch (error) {
-      timeline.error = (error as Error).message;
+      // A room just created reaches the XMPP server a moment after the API answered: retry.
+      const tries = this.historyRetries.get(roomId) ?? 0;
+      if (!older && tries < 5) {
+        this.historyRetries.set(roomId, tries + 1);
+        window.setTimeout(() => void this.loadHistory(roomId), 400 * (tries + 1));
+      } else timeline.error = (error as Error).message;
     } finally {
       timeline.loading = false;
       this.changed();
