@@ -37,7 +37,7 @@ def send(page: Page, text: str) -> None:
 
 
 def test_sign_in_with_email_and_password_then_sign_out(chat_site: Site, browser: Browser) -> None:
-    alice = chat_site.person("Alice Archer")
+    alice = chat_site.person("Alice Archer", PASSWORD)
     context = browser.new_context()
     page = context.new_page()
     page.goto(chat_site.url)
@@ -160,6 +160,10 @@ def test_without_xmpp_everything_but_messages_works_and_the_page_says_why(
         expect(room_link(page, "Bob Baker")).to_have_count(1, timeout=WAIT_MS)
         expect(page.get_by_role("log")).to_contain_text("WSC_XMPP=none")
         expect(page.get_by_label("Message", exact=True)).to_be_disabled()
+        notes = tmp_path / "notes.txt"
+        notes.write_text("agenda\n")
+        page.get_by_label("Attach file").set_input_files(str(notes))
+        expect(page.get_by_role("link", name="Download notes.txt")).to_be_visible(timeout=WAIT_MS)
         bob_page = open_as(site, bob)
         expect(room_link(bob_page, "Alice Archer")).to_have_count(1)
     finally:

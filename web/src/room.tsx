@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "./api";
 import type { Room, User } from "./api";
-import type { ChatMessage } from "./chat";
+import type { Attachment, ChatMessage } from "./chat";
 import { PeoplePicker } from "./rooms";
 import { store, useStore } from "./store";
 import { Avatar, Dialog, FileButton, formatSize } from "./widgets";
@@ -31,8 +31,7 @@ function sentence(m: ChatMessage): string {
   }
 }
 
-function AttachmentView({ m }: { m: ChatMessage }) {
-  const a = m.attachment!;
+function AttachmentView({ a }: { a: Attachment }) {
   const download = api.url(`attachments/${a.id}/download`);
   const image = /^image\/(jpeg|png|gif|webp)$/.test(a.mimeType);
   const pdf = a.mimeType === "application/pdf";
@@ -68,7 +67,7 @@ function MessageView({ m, onReply, onForward }: { m: ChatMessage; onReply: (m: C
         </div>
         {m.replyTo && <blockquote class="quote">{replied ? `${store.userName(replied.senderId)}: ${replied.body || replied.attachment?.name || ""}` : "Reply to an earlier message"}</blockquote>}
         {m.forwardedFrom && <p class="forwarded">Forwarded from {store.userName(m.forwardedFrom.senderId)}</p>}
-        {m.attachment && <AttachmentView m={m} />}
+        {m.attachment && <AttachmentView a={m.attachment} />}
         {m.body && <p class="body">{m.body}</p>}
         <div class="tools">
           <button type="button" onClick={() => onReply(m)} disabled={!m.archiveId}>Reply</button>
@@ -110,6 +109,19 @@ export function RoomView({ roomId }: { roomId: string }) {
   const log = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const messagingOff = !s.config?.xmppWebsocketUrl;
+  const [files, setFiles] = useState<Attachment[]>([]);
+  async function listFiles() {
+    // Without XMPP the files of the room are still there: listed from the API instead.
+    try {
+      const page = await api.call<{ attachments?: Attachment[] }>("GET", `rooms/${roomId}/attachments`);
+      setFiles(page.attachments ?? []);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }
+  useEffect(() => {
+    if (messagingOff) void listFiles();
+  }, [roomId]);
   const count = timeline?.messages.length ?? 0;
 
   useEffect(() => {
@@ -154,6 +166,7 @@ export function RoomView({ roomId }: { roomId: string }) {
           setUploads((u) => [...u]);
         });
         setReplyTo(null);
+        if (messagingOff) void listFiles();
       } catch (e) {
         setError(`${file.name}: ${(e as Error).message}`);
       } finally {
@@ -198,7 +211,13 @@ export function RoomView({ roomId }: { roomId: string }) {
         }}
       >
         {messagingOff ? (
-          <p role="status" class="notice">{s.config?.messagingUnavailableReason}</p>
+          <>
+            <p role="status" class="notice">{s.config?.messagingUnavailableReason}</p>
+            {files.length > 0 && <h2 class="files">Files in this room</h2>}
+            {files.map((f) => (
+              <AttachmentView key={f.id} a={f} />
+            ))}
+          </>
         ) : (
           <>
             {timeline && !timeline.complete && (

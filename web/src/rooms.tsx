@@ -19,6 +19,30 @@ function RoomLink({ room }: { room: Room }) {
   );
 }
 
+/** Moves `room` one place up or down among `siblings` and saves every rank (1 = first). */
+async function move(siblings: Room[], room: Room, step: -1 | 1, path: string): Promise<void> {
+  const order = [...siblings];
+  const at = order.indexOf(room);
+  const to = at + step;
+  if (to < 0 || to >= order.length) return;
+  [order[at], order[to]] = [order[to]!, order[at]!];
+  await api.call("PUT", path, order.map((r, i) => ({ roomId: r.id, rank: i + 1 })));
+  order.forEach((r, i) => (r.rank = i + 1));
+  store.changed();
+}
+
+function MoveButtons({ siblings, room, path }: { siblings: Room[]; room: Room; path: string }) {
+  const name = store.displayName(room);
+  const at = siblings.indexOf(room);
+  const go = (step: -1 | 1) => move(siblings, room, step, path).catch((e) => store.fail(e));
+  return (
+    <span class="move">
+      <button type="button" class="tiny" aria-label={`Move ${name} up`} disabled={at === 0} onClick={() => void go(-1)}>↑</button>
+      <button type="button" class="tiny" aria-label={`Move ${name} down`} disabled={at === siblings.length - 1} onClick={() => void go(1)}>↓</button>
+    </span>
+  );
+}
+
 export function RoomList() {
   const s = useStore();
   const [dialog, setDialog] = useState<null | "chat" | "workspace" | { channelOf: string }>(null);
@@ -40,22 +64,28 @@ export function RoomList() {
       </ul>
       {workspaces.length > 0 && <h2>Workspaces</h2>}
       <ul>
-        {workspaces.map((ws) => (
+        {workspaces.map((ws) => {
+          const channels = rooms.filter((r) => r.type === "channel" && r.parentId === ws.id).sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
+          return (
           <li key={ws.id}>
-            <RoomLink room={ws} />
+            <div class="ranked">
+              <RoomLink room={ws} />
+              <MoveButtons siblings={workspaces} room={ws} path="rooms/workspaces/rank" />
+            </div>
             <ul class="channels">
-              {rooms
-                .filter((r) => r.type === "channel" && r.parentId === ws.id)
-                .sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0))
-                .map((ch) => (
-                  <li key={ch.id}><RoomLink room={ch} /></li>
-                ))}
+              {channels.map((ch) => (
+                <li key={ch.id} class="ranked">
+                  <RoomLink room={ch} />
+                  <MoveButtons siblings={channels} room={ch} path={`rooms/workspaces/${ws.id}/channels/rank`} />
+                </li>
+              ))}
             </ul>
             <button type="button" class="small" onClick={() => setDialog({ channelOf: ws.id })} aria-label={`New channel in ${s.displayName(ws)}`}>
               + Channel
             </button>
           </li>
-        ))}
+          );
+        })}
       </ul>
       {dialog === "chat" && <NewChat onClose={() => setDialog(null)} />}
       {dialog === "workspace" && <NewNamedRoom title="New workspace" type="workspace" onClose={() => setDialog(null)} />}
