@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from PIL import Image
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -188,3 +190,56 @@ def test_the_client_reconnects_after_the_server_restarts(
         expect(room_link(page, "After the restart")).to_have_count(1, timeout=WAIT_MS)
     finally:
         site.server.stop()
+
+
+def archive(site: Site, room_id: str, sender: Person, count: int) -> None:
+    """`count` messages into the room's archive, sent as `sender` through ejabberd's API."""
+    api_url = site.env["WSC_XMPP_URL"]
+    room = {"name": room_id, "service": "muclight.carbonio"}
+    with httpx.Client(base_url=api_url + "/", timeout=30) as client:
+        for _ in range(300):  # bounded: the room reaches ejabberd through the outbox
+            if len(client.post("get_subscribers", json=room).json()) >= 3:
+                break
+            time.sleep(0.1)
+        for index in range(count):
+            stanza = (
+                f"<message xmlns='jabber:client' type='groupchat' id='old-{index}'>"
+                f"<body>old message {index}</body></message>"
+            )
+            body = {"from": f"{sender.id}@carbonio", "to": f"{room_id}@muclight.carbonio"}
+            client.post("send_stanza", json={**body, "stanza": stanza}).raise_for_status()
+
+
+def test_history_pages_back_and_a_reply_and_a_forward_reach_the_others(
+    chat_site: Site, open_as: OpenAs
+) -> None:
+    alice, bob, carol = (chat_site.person(n) for n in ("Alice Archer", "Bob Baker", "Carol Cook"))
+    room = chat_site.group(alice, "Long story", bob, carol)
+    chat_site.group(bob, "Elsewhere", alice, carol)
+    archive(chat_site, room, alice, 70)  # one page is 50: message 0 needs a second
+    alice_page, bob_page = open_as(chat_site, alice), open_as(chat_site, bob)
+    log = bob_page.get_by_role("log")
+    room_link(bob_page, "Long story").click()
+    expect(log).to_contain_text("old message 69", timeout=WAIT_MS)
+
+    log.focus()
+    log.press("Home")  # scrolling to the top reads the page before (also a button)
+    expect(log.get_by_text("old message 0", exact=True)).to_be_visible(timeout=WAIT_MS)
+    expect(log).to_contain_text("This is the beginning of the conversation.")
+
+    last = log.get_by_role("article").filter(has_text="old message 69").first  # not the reply
+    last.get_by_role("button", name="Reply").click()
+    send(bob_page, "Agreed with this one")
+    room_link(alice_page, "Long story").click()
+    reply = alice_page.get_by_role("log").get_by_role("article").filter(has_text="Agreed")
+    expect(reply).to_contain_text("Alice Archer: old message 69", timeout=WAIT_MS)
+
+    last.get_by_role("button", name="Forward").click()
+    bob_page.get_by_role("dialog", name="Forward to").get_by_role(
+        "button", name="Elsewhere"
+    ).click()
+    room_link(alice_page, "Elsewhere").click()
+    forwarded = (
+        alice_page.get_by_role("log").get_by_role("article").filter(has_text="old message 69")
+    )
+    expect(forwarded).to_contain_text("Forwarded from Alice Archer", timeout=WAIT_MS)

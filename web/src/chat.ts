@@ -171,9 +171,11 @@ export class Chat {
     }
     const items = stanza.getChild("event", "http://jabber.org/protocol/pubsub#event")?.getChild("items");
     if (items && items.attrs.node === MUCSUB_MESSAGES) {
+      // Held for an offline subscriber: the wrapper's delay says when it was sent.
+      const stamp = stanza.getChild("delay", "urn:xmpp:delay")?.attrs.stamp;
       for (const item of items.getChildren("item")) {
         const inner = item.getChild("message");
-        const parsed = inner ? parseMessage(inner, undefined, item.attrs.id) : null;
+        const parsed = inner ? parseMessage(inner, stamp, item.attrs.id) : null;
         if (parsed) this.onMessage(parsed);
       }
       return;

@@ -278,7 +278,9 @@ export class Store {
 
   private onChatMessage(message: ChatMessage): void {
     const timeline = this.timelines.get(message.roomId);
-    if (timeline && !timeline.messages.some((m) => same(m, message))) timeline.messages.push(message);
+    if (timeline && !timeline.messages.some((m) => same(m, message))) {
+      timeline.messages = mergeByTime(timeline.messages, [message]);
+    }
     this.wantUser(message.senderId);
     if (message.senderId !== this.me?.id && (this.openRoomId !== message.roomId || document.hidden)) {
       this.setUnread(message.roomId, (this.unread[message.roomId] ?? 0) + 1);
@@ -312,7 +314,7 @@ export class Store {
       const page = await this.chat.history(roomId, before || null, 50, this.lowerBound(roomId));
       for (const m of page.messages) this.wantUser(m.senderId);
       const fresh = page.messages.filter((m) => !timeline.messages.some((k) => same(k, m)));
-      timeline.messages = older ? [...fresh, ...timeline.messages] : mergeByTime(timeline.messages, fresh);
+      timeline.messages = mergeByTime(timeline.messages, fresh);
       if (older || !timeline.messages.length) timeline.complete = page.complete;
       else if (!before && timeline.messages.length <= page.messages.length) timeline.complete = page.complete;
       timeline.error = undefined;
@@ -348,8 +350,16 @@ function same(a: ChatMessage, b: ChatMessage): boolean {
   return (a.archiveId !== undefined && a.archiveId === b.archiveId) || (a.id === b.id && a.senderId === b.senderId);
 }
 
+/** Archive order where both are archived (ejabberd's ids grow with time), else by time. */
+function earlier(a: ChatMessage, b: ChatMessage): number {
+  if (a.archiveId && b.archiveId && /^\d+$/.test(a.archiveId) && /^\d+$/.test(b.archiveId)) {
+    return a.archiveId.length - b.archiveId.length || (a.archiveId < b.archiveId ? -1 : a.archiveId > b.archiveId ? 1 : 0);
+  }
+  return a.time.getTime() - b.time.getTime();
+}
+
 function mergeByTime(known: ChatMessage[], fresh: ChatMessage[]): ChatMessage[] {
-  return [...known, ...fresh].sort((a, b) => a.time.getTime() - b.time.getTime());
+  return [...known, ...fresh].sort(earlier);
 }
 
 export const store = new Store();
