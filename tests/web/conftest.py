@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "correct horse battery"
+START_TIMEOUT = 180.0  # bounds a hang on a busy machine, not a speed requirement
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +123,7 @@ def start_site(tmp: Path, extra: dict[str, str] | None = None) -> Site:
         data, f"sqlite:///{data / 'wschats.db'}", {"WSC_LOG_FORMAT": "text", **(extra or {})}
     )
     server = ServerProcess(env=env, log_path=tmp / "serve.log")
-    server.start()
+    server.start(timeout=START_TIMEOUT)
     return Site(server, env)
 
 
@@ -169,13 +170,15 @@ def chat_site(web_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ejabberd.run("stop")
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync API keeps an event loop running on this thread while it is open, which
+# the async tests of other modules could not share.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as value:
         yield value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield chromium
