@@ -123,7 +123,11 @@ def start_site(tmp: Path, extra: dict[str, str] | None = None) -> Site:
         data, f"sqlite:///{data / 'wschats.db'}", {"WSC_LOG_FORMAT": "text", **(extra or {})}
     )
     server = ServerProcess(env=env, log_path=tmp / "serve.log")
-    server.start(timeout=START_TIMEOUT)
+    try:
+        server.start(timeout=START_TIMEOUT)
+    except BaseException:
+        server.stop()  # a server that did not answer in time must not outlive the test
+        raise
     return Site(server, env)
 
 

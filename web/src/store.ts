@@ -29,6 +29,8 @@ export class Store {
   error: string | null = null;
 
   private listeners = new Set<() => void>();
+  private renderPending = false;
+  private unreadDirty = false;
   private events: EventSocket | null = null;
   private chat: Chat | null = null;
   private pendingUsers = new Set<string>();
@@ -39,8 +41,21 @@ export class Store {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
+  /** Re-renders once per frame however many changes came in (a sign-in may bring thousands
+   * of messages held while offline). */
   changed(): void {
-    for (const listener of this.listeners) listener();
+    if (this.renderPending) return;
+    this.renderPending = true;
+    const render = () => {
+      this.renderPending = false;
+      if (this.unreadDirty && this.config) {
+        this.unreadDirty = false;
+        localStorage.setItem(`${UNREAD_KEY}.${this.config.userId}`, JSON.stringify(this.unread));
+      }
+      for (const listener of this.listeners) listener();
+    };
+    if (document.hidden) window.setTimeout(render, 100);
+    else requestAnimationFrame(render);
   }
   fail(error: unknown): void {
     this.error = error instanceof Error ? error.message : String(error);
@@ -273,7 +288,7 @@ export class Store {
   private setUnread(roomId: string, count: number): void {
     if (count) this.unread[roomId] = count;
     else delete this.unread[roomId];
-    if (this.config) localStorage.setItem(`${UNREAD_KEY}.${this.config.userId}`, JSON.stringify(this.unread));
+    this.unreadDirty = true;
   }
 
   private onChatMessage(message: ChatMessage): void {
