@@ -232,27 +232,32 @@ def main() -> None:
                 print(f"  baseline, 1 room: {runs(baseline)}")
 
             alice = site.person("Alice Archer")
-            small = site.group(alice, "Small archive", bob, carol)
-            big = site.group(alice, "Big archive", bob, carol)
-            api_url = f"http://127.0.0.1:{ejabberd.http_port}/api"
-            # Bob stays connected while the archive fills: a subscriber who is offline gets
-            # every message held by ejabberd at the next sign-in, which is another figure.
-            online = open_page(browser, site, bob)
-            # In a thread: Playwright's sync API keeps an event loop on this one.
-            with ThreadPoolExecutor(1) as thread:
-                thread.submit(
-                    asyncio.run, fill_archive(api_url, small, alice.id, 10, DOMAIN)
-                ).result()
-                started = time.perf_counter()
-                filling = fill_archive(api_url, big, alice.id, args.archive, DOMAIN)
-                thread.submit(asyncio.run, filling).result()
-            print(f"(archive of {args.archive} filled in {time.perf_counter() - started:.1f} s)")
-            last = f"archived message {args.archive - 1}"
-            small_s = [open_room(browser, site, bob, "Small archive", "archived message 9")]
-            big_s = [open_room(browser, site, bob, "Big archive", last) for _ in range(3)]
-            print(f"open a room of {args.archive} archived until its newest page: {runs(big_s)}")
-            print(f"  baseline, 10 archived: {runs(small_s)}")
-            online.context.close()
+            if args.archive:  # 0: leave the archive figure out
+                small = site.group(alice, "Small archive", bob, carol)
+                big = site.group(alice, "Big archive", bob, carol)
+                api_url = f"http://127.0.0.1:{ejabberd.http_port}/api"
+                # Bob stays connected while the archive fills: a subscriber who is offline gets
+                # every message held by ejabberd at the next sign-in, which is another figure.
+                online = open_page(browser, site, bob)
+                # In a thread: Playwright's sync API keeps an event loop on this one.
+                with ThreadPoolExecutor(1) as thread:
+                    thread.submit(
+                        asyncio.run, fill_archive(api_url, small, alice.id, 10, DOMAIN)
+                    ).result()
+                    started = time.perf_counter()
+                    filling = fill_archive(api_url, big, alice.id, args.archive, DOMAIN)
+                    thread.submit(asyncio.run, filling).result()
+                print(
+                    f"(archive of {args.archive} filled in {time.perf_counter() - started:.1f} s)"
+                )
+                last = f"archived message {args.archive - 1}"
+                small_s = [open_room(browser, site, bob, "Small archive", "archived message 9")]
+                big_s = [open_room(browser, site, bob, "Big archive", last) for _ in range(3)]
+                print(
+                    f"open a room of {args.archive} archived until its newest page: {runs(big_s)}"
+                )
+                print(f"  baseline, 10 archived: {runs(small_s)}")
+                online.context.close()
 
             site.group(alice, "Latency", bob, carol)
             other, echo = latency(browser, site, alice, bob, args.messages)
