@@ -33,6 +33,7 @@ from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
 from wschats.api.preview_shortcut import PreviewShortcut
 from wschats.api.routing import register_routes
+from wschats.api.web_client import default_web_dir, install_web_client, messaging_access
 from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency
@@ -48,11 +49,13 @@ from wschats.ports import (
 )
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
+from wschats.services.client_config import ClientConfigService
 from wschats.services.health import HealthService, Probe
 from wschats.services.login_throttle import LoginLimits, LoginThrottle
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
 from wschats.services.outbox import OutboxRelay
+from wschats.services.people import PeopleSearch
 from wschats.services.pictures import PictureService
 from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
@@ -247,6 +250,7 @@ async def build_container(
     )
     sessions.start()
     closers.append(sessions.close)
+    people = PeopleSearch(directory, identity)
     return Container(
         settings=settings,
         database=database,
@@ -267,6 +271,8 @@ async def build_container(
         pictures=pictures,
         storage=storage,
         sessions=sessions,
+        people=people,
+        client_config=ClientConfigService(messaging_access(settings), people.by_name_or_email),
         closers=closers,
     )
 
@@ -323,6 +329,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = rate_limiter(settings)
     install_error_handlers(app)
     register_routes(app)
+    install_web_client(app, settings.web_dir or default_web_dir(), settings.base_path)
     install_openapi(app, base_path=settings.base_path)
     if settings.api_docs:
         install_docs(app, base_path=settings.base_path)

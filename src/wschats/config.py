@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     base_path: str = ""  # e.g. /services/chats: every path is also served under it
     data_dir: Path = Path("./data")
     api_docs: bool = True  # Swagger UI at /docs, its assets served by wschats (no CDN)
+    web_dir: Path | None = None  # the built web client; default: web/dist of the checkout
 
     # Operations: logs and metrics
     # How `wschats serve` writes its logs; auto: text on a terminal, JSON otherwise
@@ -101,6 +102,8 @@ class Settings(BaseSettings):
     xmpp_domain: str = "carbonio"
     xmpp_muc_service: str | None = None  # ejabberd: default muclight.<domain>
     xmpp_timeout_seconds: float = 5.0
+    # The XMPP websocket as browsers reach it; default ws://<host of WSC_XMPP_URL>/ws (ejabberd)
+    xmpp_websocket_url: str | None = None
     # XMPP sign-in (`wschats xmpp-auth`, run by ejabberd): the longest a sign-in may take
     xmpp_auth_timeout_seconds: float = Field(5.0, gt=0)
 

@@ -17,9 +17,11 @@ from wschats.ports import (
 )
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
+from wschats.services.client_config import ClientConfigService
 from wschats.services.health import HealthService
 from wschats.services.meetings import MeetingService
 from wschats.services.members import MemberService
+from wschats.services.people import PeopleSearch
 from wschats.services.pictures import PictureService
 from wschats.services.previews import PreviewService
 from wschats.services.rooms import RoomService
@@ -49,6 +51,8 @@ class Container:
     pictures: PictureService
     storage: StorageCheck
     sessions: EventSessions
+    people: PeopleSearch  # web client extensions (docs/web-client-extensions.md)
+    client_config: ClientConfigService
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ from wschats.api.routes import (
     attachments,
     auth,
     events,
+    extensions,
     forward,
     health,
     meetings,
@@ -21,5 +22,5 @@ from wschats.api.routes import (
 
 def register_routes(app: FastAPI) -> None:
     modules = (health, auth, rooms, members, users, meetings, previews, events)
-    for module in (*modules, attachments, pictures, forward):
+    for module in (*modules, attachments, pictures, forward, extensions):
         app.include_router(module.router)

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
@@ -221,6 +221,26 @@ class DirectoryIdentity:
         async with self._db.unit_of_work() as uow:
             row = (await uow.connection.execute(query)).first()
         return _entry(row) if row else None
+
+    async def search(self, text: str, limit: int) -> list[UserProfile]:
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        user = t.directory_user
+        query = (
+            select(user)
+            .where(
+                user.c.disabled.is_(False)
+                & (
+                    func.lower(user.c.name).like(pattern, escape="\\")
+                    | user.c.email.like(pattern, escape="\\")
+                )
+            )
+            .order_by(func.lower(user.c.name), user.c.email)
+            .limit(limit)
+        )
+        async with self._db.unit_of_work() as uow:
+            rows = await uow.connection.execute(query)
+            return [_profile(r) for r in rows]
 
     async def disable(self, user_id: UUID) -> None:
         async with self._db.unit_of_work(write=True) as uow:
