@@ -27,11 +27,22 @@ fi
 say() { echo "serve.sh: $*" >&2; }
 
 if [ "${WSC_SERVE_INSTALL:-1}" != 0 ]; then
-    say "installing wschats into .venv"
+    say "installing wschats into .venv (the versions pinned in requirements.lock)"
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet .
+    .venv/bin/python -m pip install --quiet --require-hashes -r requirements.lock
+    .venv/bin/python -m pip install --quiet --no-deps .
+    say "building the web client (web/ -> web/dist)"
+    bash scripts/build-web.sh >&2 || say "the web client was not built; the API runs without it"
 fi
+port=${WSC_PORT:-10000}
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[i]}" in
+        --port) port=${args[i + 1]:-$port} ;;
+        --port=*) port=${args[i]#--port=} ;;
+    esac
+done
+browse() { say "open http://${WSC_HOST:-127.0.0.1}:$port/ in a browser"; }
 wschats=.venv/bin/wschats
 
 ejabberd_available() {
@@ -46,6 +57,7 @@ if [ "$embedded" = false ] || ! ejabberd_available; then
         say "chat over XMPP is off: ejabberd is not installed; run this once as root" \
             "(Debian/Ubuntu) or 'apt-get install ejabberd' to enable it (README: Chat from any XMPP client)"
     fi
+    browse
     exec "$wschats" serve "${args[@]}"
 fi
 
@@ -58,11 +70,13 @@ say "starting the embedded ejabberd (state in $WSC_EJABBERD_DIR)"
 # ejabberd signs people in with the `wschats xmpp-auth` of this installation.
 if ! PATH="$PWD/.venv/bin:$PATH" scripts/ejabberd.sh start >&2; then
     say "chat over XMPP is off: the embedded ejabberd did not start (logs in $WSC_EJABBERD_DIR/logs)"
+    browse
     exec "$wschats" serve "${args[@]}"
 fi
 say "XMPP clients: 127.0.0.1:$WSC_EJABBERD_C2S_PORT, no TLS, account <user id>@${WSC_XMPP_DOMAIN:-carbonio}"
 export WSC_XMPP=ejabberd WSC_XMPP_URL="http://127.0.0.1:$WSC_EJABBERD_HTTP_PORT/api"
 
+browse
 stop_ejabberd() { scripts/ejabberd.sh stop >&2 || true; }
 trap stop_ejabberd EXIT
 

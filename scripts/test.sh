@@ -2,8 +2,27 @@
 # Installs wschats with its test dependencies into .venv and runs every check:
 # ruff (lint + format), mypy (strict), and the whole pytest suite.
 # Needs PostgreSQL on 127.0.0.1:5432 and RabbitMQ on 127.0.0.1:5672 (.ci/run starts them).
+# The web client is built by the browser tests' fixture (scripts/build-web.sh) when needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Programs some tests drive, from Debian's packages when missing (as root on Debian/Ubuntu):
+# nginx (the shipped proxy site), Node.js and npm (the web client's build), Chromium (browser
+# tests). ejabberd is installed by scripts/ejabberd.sh when its tests first start it.
+missing=()
+command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing ${missing[*]} (Debian packages)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})" >&2
+        exit 1
+    fi
+fi
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
