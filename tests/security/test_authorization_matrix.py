@@ -65,6 +65,8 @@ UNTYPED: tuple[RoomType, ...] = (None,)
 EXEMPT_PATHS = {
     "/events": "the websocket: its handshake is tested in tests/realtime",
     "/metrics": "not a user route: off by default, else behind its own bearer token",
+    "/": "the web client's page: the same public file for everyone (tests/web)",
+    "/assets/{name}": "the web client's built files: public, like the page (tests/web)",
 }
 
 
@@ -238,6 +240,13 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/meetings"): entry(
         Probe("list", "/meetings", authenticated(200), UNTYPED, mutates=False)
+    ),
+    # --------------------------------------------------------------- web client extensions
+    ("GET", "/ext/users"): entry(
+        Probe("people", "/ext/users?query=a", authenticated(200), UNTYPED, mutates=False)
+    ),
+    ("GET", "/ext/client-config"): entry(
+        Probe("client", "/ext/client-config", authenticated(200), UNTYPED, mutates=False)
     ),
     # --------------------------------------------------------------- rooms
     ("POST", "/rooms"): entry(
