@@ -38,6 +38,12 @@ NOT_IN_DOCUMENT = {
     "/openapi.json",
     "/docs",
     "/docs/assets/{name}",
+    # The web client: its page and built files, and the two extensions it calls, which are
+    # described in docs/web-client-extensions.md rather than in the contract's document.
+    "/",
+    "/assets/{name}",
+    "/ext/users",
+    "/ext/client-config",
 }
 DOWNLOADS = {"getRoomPicture", "getUserPicture", "getAttachment"}
 DOWNLOAD_HEADERS = {"Range", "If-Range", "If-None-Match"}  # DECISIONS.md#files
