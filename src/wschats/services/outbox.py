@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from wschats.domain.errors import DependencyFailed
 from wschats.ports import Clock, MessageDispatcher, OutboxQueue
+from wschats.services.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class OutboxRelay:
         # backlog over many rooms took the whole pool and every request waited for it.
         self._parallel = asyncio.Semaphore(parallel_rooms)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run, "outbox-relay")
         self._unanswered_since: datetime | None = None
 
     async def healthy(self) -> bool:
@@ -85,15 +86,10 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:

@@ -17,7 +17,6 @@ may hold `per_user` sockets on each). Beyond either cap the new socket is refuse
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 from collections import Counter
@@ -27,6 +26,7 @@ from uuid import UUID
 from wschats.domain.errors import DomainError, Unauthorized
 from wschats.domain.model import Principal
 from wschats.ports import Clock, EventDispatcher, EventStream, SessionValidity
+from wschats.services.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class EventSessions:
         # Sockets counted from the start of their opening, so concurrent openings keep the caps.
         self._by_user: Counter[UUID] = Counter()
         self._total = 0
-        self._watcher: asyncio.Task[None] | None = None
+        self._watcher = BackgroundTask(self._watch, "wschats-session-watcher")
         self._check_failing = False
 
     @property
@@ -83,17 +83,10 @@ class EventSessions:
         return self._total
 
     def start(self) -> None:
-        if self._watcher is None:
-            self._watcher = asyncio.get_running_loop().create_task(
-                self._watch(), name="wschats-session-watcher"
-            )
+        self._watcher.start()
 
     async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+        await self._watcher.stop()
 
     async def open(self, caller: Principal, queue_id: UUID) -> EventStream:
         """A stream for a new socket of `caller`; raises `TooManyUserSockets`, `TooManySockets`

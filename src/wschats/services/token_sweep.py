@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from wschats.ports import UserDirectory
+from wschats.services.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -15,20 +15,13 @@ class ExpiredTokenSweep:
     def __init__(self, directory: UserDirectory, interval_seconds: float) -> None:
         self._directory = directory
         self._interval = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run, "wschats-expired-token-sweep")
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="wschats-expired-token-sweep"
-            )
+        self._task.start()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _run(self) -> None:
         while True:
