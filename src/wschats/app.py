@@ -28,7 +28,7 @@ from wschats.api.docs import install_docs
 from wschats.api.errors import install_error_handlers
 from wschats.api.limits import RequestLimits, rate_limiter
 from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
-from wschats.api.middleware import NoSniff, PathNormalizer, TraceIdMiddleware
+from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
 from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
 from wschats.api.preview_shortcut import PreviewShortcut
@@ -335,8 +335,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         install_docs(app, base_path=settings.base_path)
     if metrics is not None:
         install_metrics(app, metrics, token=settings.metrics_token or None)
-    # The last added runs first: NoSniff, TraceId, PathNormalizer, RequestObserver, RequestLimits,
-    # PreviewShortcut.
+    # The last added runs first: TraceId (and nosniff), PathNormalizer, RequestObserver,
+    # RequestLimits, PreviewShortcut.
     app.add_middleware(PreviewShortcut)
     app.add_middleware(
         RequestLimits,
@@ -346,5 +346,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestObserver, metrics=metrics)
     app.add_middleware(PathNormalizer, base_path=settings.base_path)
     app.add_middleware(TraceIdMiddleware)
-    app.add_middleware(NoSniff)
     return app

@@ -109,7 +109,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     # Runs outside the trace id middleware (in ServerErrorMiddleware): pass the id along.
     log.exception("unexpected error", exc_info=exc, extra={"traceId": trace_id(request)})
     response = error_response(request, 500, "Internal server error")
-    response.headers["X-Content-Type-Options"] = "nosniff"  # outside the NoSniff middleware too
+    # This handler runs outside every middleware, the one adding nosniff included.
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 

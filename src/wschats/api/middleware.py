@@ -32,7 +32,11 @@ class PathNormalizer:
 
 
 class TraceIdMiddleware:
-    """Gives each request a trace id (error bodies and logs carry it) and echoes it back."""
+    """Gives each request a trace id (error bodies and logs carry it) and echoes it back.
+
+    Every response also gets `X-Content-Type-Options: nosniff` here, so a browser never reads
+    a JSON body (which may echo text a user wrote) as HTML or script; downloads that set it
+    themselves do not get it twice. One wrapper of `send` for both headers, not two layers."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,6 +54,8 @@ class TraceIdMiddleware:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-trace-id", trace.encode()))
+                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
+                    headers.append(_NOSNIFF)
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -58,30 +64,6 @@ class TraceIdMiddleware:
             await self.app(scope, receive, send_with_trace)
         finally:
             current_trace_id.reset(token)
-
-
-class NoSniff:
-    """`X-Content-Type-Options: nosniff` on every HTTP response, so a browser never reads a
-    JSON body (which may echo text a user wrote) as HTML or script. File downloads set it
-    themselves; it is not repeated there."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == _NOSNIFF[0] for name, _ in headers):
-                    headers.append(_NOSNIFF)
-                    message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)
 
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
