@@ -28,6 +28,8 @@ export class Store {
   chatProblem: string | null = null;
   error: string | null = null;
 
+  /** Counts flushed changes, so that a component subscribing late sees what it missed. */
+  version = 0;
   private listeners = new Set<() => void>();
   private renderPending = false;
   private unreadDirty = false;
@@ -48,6 +50,7 @@ export class Store {
     this.renderPending = true;
     const render = () => {
       this.renderPending = false;
+      this.version++;
       if (this.unreadDirty && this.config) {
         this.unreadDirty = false;
         localStorage.setItem(`${UNREAD_KEY}.${this.config.userId}`, JSON.stringify(this.unread));
@@ -381,6 +384,13 @@ export const store = new Store();
 
 export function useStore(): Store {
   const [, setVersion] = useState(0);
-  useEffect(() => store.subscribe(() => setVersion((v) => v + 1)), []);
+  const renderedAt = store.version;
+  useEffect(() => {
+    const unsubscribe = store.subscribe(() => setVersion((v) => v + 1));
+    // Effects run after paint: a change flushed between this render and now (a quick answer
+    // to the first request) had no listener yet, and would leave the page on "Loading…".
+    if (store.version !== renderedAt) setVersion((v) => v + 1);
+    return unsubscribe;
+  }, []);
   return store;
 }
