@@ -469,3 +469,51 @@ def test_the_main_flow_works_from_the_keyboard(chat_site: Site, open_as: OpenAs)
     expect(alice_page.get_by_role("dialog", name="Room settings")).to_be_visible(timeout=WAIT_MS)
     alice_page.keyboard.press("Escape")
     expect(alice_page.get_by_role("dialog", name="Room settings")).to_have_count(0, timeout=WAIT_MS)
+
+
+# The broad search's answer is held back until the narrow one has been shown.
+SLOW_BROAD_SEARCH = """
+(() => {
+  const realFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const address = String(input instanceof Request ? input.url : input);
+    if (address.includes("ext/users") && address.includes("query=Cook&")) {
+      const response = await realFetch(input, init);
+      await new Promise((resolve) => {
+        const waitForNarrow = () =>
+          document.querySelector('[aria-label="People found"] button')
+            ? resolve(null)
+            : setTimeout(waitForNarrow, 20);
+        waitForNarrow();
+      });
+      const body = await response.text();
+      window.broadSearchAnswered = true;
+      return new Response(body, { status: response.status, headers: response.headers });
+    }
+    return realFetch(input, init);
+  };
+})();
+"""
+
+
+def test_an_older_search_answer_does_not_replace_a_newer_one(
+    chat_site: Site, open_as: OpenAs
+) -> None:
+    alice, carol = (chat_site.person(n) for n in ("Alice Archer", "Carol Cook"))
+    chat_site.person("Cooper Cook")  # the broad search finds more than Carol
+    page = open_as(chat_site, alice)
+    page.context.add_init_script(SLOW_BROAD_SEARCH)
+    page.reload()
+    page.get_by_role("navigation", name="Rooms").wait_for()
+
+    page.get_by_role("button", name="New chat").click()
+    dialog = page.get_by_role("dialog", name="New chat")
+    dialog.get_by_label("Find people").fill("Cook")
+    dialog.get_by_label("Find people").fill(carol.email)
+    found = dialog.get_by_role("list", name="People found").get_by_role("button")
+    expect(found).to_have_count(1, timeout=WAIT_MS)
+    page.wait_for_function("window.broadSearchAnswered === true", timeout=WAIT_MS)
+    # Two frames after the late answer: time enough for it to be drawn, had it been kept.
+    page.evaluate("new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    expect(found).to_have_count(1)
+    expect(found).to_have_text(re.compile("Carol Cook"))

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import * as api from "./api";
 import type { Room, User } from "./api";
 import { store, useStore } from "./store";
@@ -116,17 +116,21 @@ export function PeoplePicker({ chosen, onChange, exclude = [] }: { chosen: User[
   const [query, setQuery] = useState("");
   const [found, setFound] = useState<User[]>([]);
   const [message, setMessage] = useState<string | null>(null);
+  // Answers can come back out of order while a person types: only the latest search counts.
+  const latest = useRef(0);
   async function search(text: string) {
     setQuery(text);
+    const asked = ++latest.current;
     if (!text.trim()) return setFound([]);
     try {
       const people = await api.findPeople(text);
+      if (asked !== latest.current) return;
       const hidden = new Set([...exclude, store.me?.id, ...chosen.map((p) => p.id)]);
       const shown = people.filter((p) => !hidden.has(p.id));
       setFound(shown);
       setMessage(shown.length ? null : "Nobody found");
     } catch (e) {
-      setMessage((e as Error).message);
+      if (asked === latest.current) setMessage((e as Error).message);
     }
   }
   return (
