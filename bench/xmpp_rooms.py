@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,47 +33,22 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port
 from bench.events import drop_database, postgres_database
-from tests.adapters.xmpp.xmpp_client import XmppUser
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.app import create_app
 from wschats.config import Settings
+from wschats.devtools.ejabberd import PrivateEjabberd
+from wschats.devtools.xmpp_client import XmppUser
 from wschats.domain.escapes import decode_header, encode_text
 from wschats.ports import NewUser
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "carbonio"
 MUC = f"muclight.{HOST}"
 CONFIG = "{urn:xmpp:muclight:0#configuration}"
 PARALLEL_ROOMS = 20
 MESSAGE_WAIT_SECONDS = 120.0
-
-
-class Ejabberd:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.c2s_port = free_port()
-        self.http_port = free_port()
-        self.api_url = f"http://127.0.0.1:{self.http_port}/api"
-
-    def run(self, command: str) -> None:
-        env = {
-            **os.environ,
-            "WSC_EJABBERD_DIR": str(self.directory),
-            "WSC_EJABBERD_C2S_PORT": str(self.c2s_port),
-            "WSC_EJABBERD_HTTP_PORT": str(self.http_port),
-            "WSC_EJABBERD_FRESH": "1",
-        }
-        subprocess.run(
-            [str(ROOT / "scripts" / "ejabberd.sh"), command],
-            env=env,
-            check=True,
-            timeout=900,
-            capture_output=True,
-        )
 
 
 async def received_renames(
@@ -107,7 +81,7 @@ async def main(changes: int, room_count: int, database_url: str | None) -> int:
     per_room = changes // room_count
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
-        ejabberd = Ejabberd(data / "ejabberd")
+        ejabberd = PrivateEjabberd(data / "ejabberd")
         ejabberd.run("start")
         try:
             url = database_url or f"sqlite:///{data / 'db.sqlite'}"
@@ -143,7 +117,7 @@ async def side(
     container: Any,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
-    ejabberd: Ejabberd,
+    ejabberd: PrivateEjabberd,
     room_count: int,
 ) -> Side:
     directory = container.directory
@@ -182,7 +156,7 @@ async def run(
     container: Any,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
-    ejabberd: Ejabberd,
+    ejabberd: PrivateEjabberd,
     per_room: int,
     room_count: int,
 ) -> int:

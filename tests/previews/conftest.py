@@ -27,8 +27,8 @@ from fastapi import FastAPI
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
-from tests.api.test_rooms_create import new_group
 from tests.conftest import Api, User, Users, database_url_for
+from tests.support.rooms import new_group
 from wschats.adapters.blobs import LocalBlobStore, S3BlobStore
 from wschats.adapters.db.migrate import upgrade
 from wschats.app import create_app

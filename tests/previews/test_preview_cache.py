@@ -11,7 +11,6 @@ from uuid import UUID
 
 import httpx
 
-from tests.api.test_rooms_create import assert_error
 from tests.conftest import Api
 from tests.previews.conftest import (
     PATH,
@@ -22,6 +21,7 @@ from tests.previews.conftest import (
     image_of,
     use_previewer,
 )
+from tests.support.errors import assert_error
 from wschats.container import Container
 from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.previews import PreviewRequest, Rendered

@@ -7,9 +7,10 @@ import uuid
 
 import pytest
 
-from tests.api.test_rooms_create import assert_error, assert_json
 from tests.conftest import Api
 from tests.previews.conftest import PATH, Room, Samples, store_file, use_previewer
+from tests.support.errors import assert_error
+from tests.support.rooms import assert_json
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.container import Container
 from wschats.domain.files import blob_key, preview_prefix

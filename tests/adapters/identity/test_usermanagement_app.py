@@ -21,10 +21,10 @@ from tests.adapters.identity.user_management_endpoint import (
     user_management_endpoint,
 )
 from tests.conftest import Api, User
-from tests.servers import ServerProcess, server_env
 from wschats.adapters.db.migrate import upgrade
 from wschats.app import build_user_management, create_app
 from wschats.config import Settings
+from wschats.devtools.servers import ServerProcess, server_env
 
 
 @pytest.fixture
