@@ -11,19 +11,7 @@ import random
 import subprocess
 from collections.abc import AsyncIterator
 
-# ServerProcess, free_port and server_env are re-exported only for tests/web/conftest.py, which
-# another change moves to wschats.devtools; import them from there.
-from wschats.devtools.servers import WSCHATS, ServerProcess, free_port, server_env
-
-__all__ = [
-    "WSCHATS",
-    "ServerProcess",
-    "free_port",
-    "paced_body",
-    "payload",
-    "server_env",
-    "storage_check",
-]
+from wschats.devtools.servers import WSCHATS
 
 
 def payload(index: int, size: int) -> bytes:
