@@ -50,8 +50,8 @@ class Transaction:
         self._uow = uow
         self._publishes = publishes
         self._open = True
-        self.deliveries: list[Delivery] = []
-        self.forgotten_files: list[UUID] = []
+        self._deliveries: list[Delivery] = []
+        self._forgotten_files: list[UUID] = []
 
     @property
     def rooms(self) -> RoomRepository:
@@ -92,13 +92,13 @@ class Transaction:
         self._check_open()
         if not self._publishes:
             raise RuntimeError("this service was given no event dispatcher to publish with")
-        self.deliveries.append(Delivery.to(event, recipients))
+        self._deliveries.append(Delivery.to(event, recipients))
 
     def forget_file(self, file_id: UUID) -> None:
         """Remove the stored bytes and previews of a file whose row this transaction deletes,
         once it has committed."""
         self._check_open()
-        self.forgotten_files.append(file_id)
+        self._forgotten_files.append(file_id)
 
     def _check_open(self) -> None:
         if not self._open:
@@ -135,17 +135,17 @@ class Writes:
         """Never raises: the change has been made whatever happens here."""
         # The database is the source of truth: bytes left behind by a failure here are an
         # orphan that `wschats storage check --repair` removes; never a row without bytes.
-        for file_id in tx.forgotten_files:
+        for file_id in tx._forgotten_files:
             try:
                 await self._blobs.delete(blob_key(file_id))
             except Exception as exc:
                 log.warning("could not delete the bytes of file %s after commit: %s", file_id, exc)
-        for file_id in tx.forgotten_files:
+        for file_id in tx._forgotten_files:
             try:
                 await self._blobs.delete_prefix(preview_prefix(file_id))
             except Exception as exc:
                 log.warning(
                     "could not delete the previews of file %s after commit: %s", file_id, exc
                 )
-        if tx.deliveries and self._events is not None:
-            await self._events.publish(tx.deliveries)  # best-effort: never raises
+        if tx._deliveries and self._events is not None:
+            await self._events.publish(tx._deliveries)  # best-effort: never raises
