@@ -135,7 +135,10 @@ class Outbox(Protocol):
     async def add(self, command: MessagingCommand) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class Repositories(Protocol):
+    """The repositories and locks of one open transaction, without the means to commit it:
+    what a read gets, and what a use case writes through (services/writes.py commits)."""
+
     @property
     def rooms(self) -> RoomRepository: ...
     @property
@@ -157,6 +160,11 @@ class UnitOfWork(Protocol):
     async def lock_user(self, user_id: UUID) -> None:
         """Serialise writers of one user's workspace ranks until commit."""
 
+
+class UnitOfWork(Repositories, Protocol):
+    """A transaction. Use cases do not commit it themselves: they write through
+    `services/writes.py`, which commits and then does what had to wait for the commit."""
+
     async def commit(self) -> None: ...
 
 
@@ -164,7 +172,7 @@ class Database(Protocol):
     def unit_of_work(self, *, write: bool = False) -> AbstractAsyncContextManager[UnitOfWork]:
         """A transaction; rolled back unless `commit()` is called."""
 
-    def reads(self) -> AbstractAsyncContextManager[UnitOfWork]:
+    def reads(self) -> AbstractAsyncContextManager[Repositories]:
         """Repositories for reads that need no snapshot across statements: each statement
         stands alone (cheaper: no transaction around it). Never commit through it."""
 

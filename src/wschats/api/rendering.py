@@ -51,8 +51,8 @@ def _member_json(member: Subscription | MemberRef) -> bytes:
 
 
 # Rendered member arrays, for the tuples of MemberRef the room listing hands out (one per
-# distinct member list, reused across listings: see repositories._unfold_members). Both are
-# immutable, so the array is a function of the tuple; keyed by identity as above. Bounded.
+# distinct member list, reused across listings: see adapters/db/repositories/room_listing.py).
+# Both are immutable, so the array is a function of the tuple; keyed by identity as above. Bounded.
 _members_fragments: dict[int, tuple[tuple[MemberRef, ...], orjson.Fragment]] = {}
 _MEMBERS_CACHE_SIZE = 20_000
 

@@ -23,7 +23,8 @@ from wschats.domain.events import RoomMemberRemoved, RoomOwnerPromoted, UserPict
 from wschats.domain.messaging import RemoveRoomMember
 from wschats.domain.model import RoomType
 from wschats.ports import BlobStore, Clock, Database, EventDispatcher
-from wschats.services.common import AfterCommit, delete_room_cascade
+from wschats.services.common import delete_room_cascade
+from wschats.services.writes import Writes
 
 
 @dataclass(frozen=True)
@@ -41,73 +42,68 @@ class AccountService:
         self, database: Database, events: EventDispatcher, blobs: BlobStore, clock: Clock
     ) -> None:
         self._db = database
-        self._events = events
-        self._blobs = blobs
+        self._writes = Writes(database, blobs, events)
         self._clock = clock
 
     async def remove_user(self, user_id: UUID) -> Removal:
         now = self._clock.now()
-        after = AfterCommit()
         left = deleted = promoted = 0
-        async with self._db.unit_of_work(write=True) as uow:
-            rooms = await uow.rooms.list_top_level_for_user(user_id)
+        async with self._writes.transaction() as tx:
+            rooms = await tx.rooms.list_top_level_for_user(user_id)
             # Rooms before the user, as adding a member locks them: no lock-order deadlock.
             for room in sorted(rooms, key=lambda r: str(r.id)):
-                await uow.lock_room(room.id)
-            await uow.lock_user(user_id)
-            contacts = await uow.members.contacts_of(user_id)
-            picture = await uow.files.user_avatar(user_id)
+                await tx.lock_room(room.id)
+            await tx.lock_user(user_id)
+            contacts = await tx.members.contacts_of(user_id)
+            picture = await tx.files.user_avatar(user_id)
             if picture is not None:
-                await uow.files.delete(picture.id)
-                after.forget_file(picture.id)
-                after.notify(UserPictureDeleted(sent_date=now, user_id=user_id), contacts)
-            chats = await uow.chats_users.get(user_id)
+                await tx.files.delete(picture.id)
+                tx.forget_file(picture.id)
+                tx.notify(UserPictureDeleted(sent_date=now, user_id=user_id), contacts)
+            chats = await tx.chats_users.get(user_id)
             if chats is not None and chats.picture_updated_at is not None:
                 chats.picture_updated_at = None
-                await uow.chats_users.save(chats)
+                await tx.chats_users.save(chats)
             for room in rooms:
-                members = await uow.members.of_room(room.id)
+                members = await tx.members.of_room(room.id)
                 everyone = [m.user_id for m in members]
                 others = [m for m in members if m.user_id != user_id]
                 if not others:
                     await delete_room_cascade(
-                        uow, room, caller_id=user_id, recipients=everyone, clock=self._clock,
-                        after=after,
+                        tx, room, caller_id=user_id, recipients=everyone, clock=self._clock,
                     )  # fmt: skip
                     deleted += 1
                     continue
                 owners = [m for m in others if m.owner]
                 if not owners:  # they were the only owner: the earliest member takes over
                     heir = others[0]
-                    await uow.members.set_owner(room.id, heir.user_id, True)
-                    after.notify(
+                    await tx.members.set_owner(room.id, heir.user_id, True)
+                    tx.notify(
                         RoomOwnerPromoted(sent_date=now, room_id=room.id, user_id=heir.user_id),
                         everyone,
                     )
                     owners = [heir]
                     promoted += 1
-                await uow.members.remove(room.id, user_id)
+                await tx.members.remove(room.id, user_id)
                 targets = [room]
                 if room.type is RoomType.WORKSPACE:
-                    targets = (await uow.rooms.children_of([room.id]))[room.id]
+                    targets = (await tx.rooms.children_of([room.id]))[room.id]
                 for target in targets:
-                    await uow.outbox.add(
+                    await tx.outbox.add(
                         RemoveRoomMember(
                             room_id=target.id, sender_id=owners[0].user_id, user_id=user_id
                         )
                     )
-                after.notify(
+                tx.notify(
                     RoomMemberRemoved(sent_date=now, room_id=room.id, user_id=user_id), everyone
                 )
                 left += 1
-            channels = await uow.rooms.children_of(
+            channels = await tx.rooms.children_of(
                 [r.id for r in rooms if r.type is RoomType.WORKSPACE]
             )
             room_ids = [r.id for r in rooms] + [c.id for cs in channels.values() for c in cs]
-            for room_id in await uow.settings.of_user(user_id, room_ids):
-                await uow.settings.delete(user_id, room_id)
-            await uow.commit()
-        await after.run(self._events, self._blobs)
+            for room_id in await tx.settings.of_user(user_id, room_ids):
+                await tx.settings.delete(user_id, room_id)
         return Removal(
             rooms_left=left,
             rooms_deleted=deleted,

@@ -22,9 +22,10 @@ from wschats.domain.forwarding import read_forwarded
 from wschats.domain.messaging import AttachmentAdded, ForwardedAttachment, ForwardMessage
 from wschats.domain.model import FileMetadata, FileType, Principal, Room, RoomType
 from wschats.domain.time import as_utc, format_datetime
-from wschats.ports import BlobStore, Clock, Database, UnitOfWork
+from wschats.ports import BlobStore, Clock, Database, Repositories
 from wschats.services.common import load_access
 from wschats.services.files import FileStore, UploadStream
+from wschats.services.writes import Writes
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -84,8 +85,8 @@ class AttachmentService:
         max_attachment_bytes: int,
     ) -> None:
         self._db = database
-        self._blobs = blobs
         self._files = FileStore(blobs)
+        self._writes = Writes(database, blobs)
         self._clock = clock
         self._max_bytes = max_attachment_bytes
 
@@ -164,13 +165,13 @@ class AttachmentService:
         )
 
         async def write() -> None:
-            async with self._db.unit_of_work(write=True) as uow:
-                await uow.lock_room(room_id)
+            async with self._writes.transaction() as tx:
+                await tx.lock_room(room_id)
                 # Again, in the transaction: the room or the membership may be gone by now.
-                access = await load_access(uow, room_id, caller.user_id)
+                access = await load_access(tx, room_id, caller.user_id)
                 _check_attachment_room(access.room)
-                await uow.files.add(metadata)
-                await uow.outbox.add(
+                await tx.files.add(metadata)
+                await tx.outbox.add(
                     AttachmentAdded(
                         room_id=room_id,
                         sender_id=caller.user_id,
@@ -184,20 +185,19 @@ class AttachmentService:
                         description=description,
                     )
                 )
-                await uow.commit()
 
         await self._files.record([file_id], write)
         return file_id
 
     async def delete(self, caller: Principal, file_id: UUID) -> None:
-        async with self._db.unit_of_work(write=True) as uow:
-            metadata, access = await _load_attachment(uow, file_id, caller.user_id)
+        async with self._writes.transaction() as tx:
+            metadata, access = await _load_attachment(tx, file_id, caller.user_id)
             if metadata.user_id != caller.user_id and not access.caller.owner:
                 raise Forbidden("Only the uploader or an owner of the room can delete it")
-            await uow.files.delete(file_id)
-            await uow.commit()
-        # No event, no XMPP message (behaviour.md#delete-attachment); the bytes go after the row.
-        await self._files.forget(file_id)
+            await tx.files.delete(file_id)
+            # No event, no XMPP message (behaviour.md#delete-attachment); the bytes go after
+            # the row.
+            tx.forget_file(file_id)
 
     async def forward(
         self, caller: Principal, room_id: UUID, messages: Sequence[ForwardRequest]
@@ -230,9 +230,9 @@ class AttachmentService:
         now = self._clock.now()
 
         async def write() -> None:
-            async with self._db.unit_of_work(write=True) as uow:
-                await uow.lock_room(room_id)
-                await load_access(uow, room_id, caller.user_id)
+            async with self._writes.transaction() as tx:
+                await tx.lock_room(room_id)
+                await load_access(tx, room_id, caller.user_id)
                 for item in plan:
                     copy = None
                     if item.source is not None and item.copy_id is not None:
@@ -248,9 +248,8 @@ class AttachmentService:
                             updated_at=now,
                             area=item.source.area,
                         )
-                        await uow.files.add(copy)
-                    await uow.outbox.add(_forward_command(caller, room_id, item.request, copy))
-                await uow.commit()
+                        await tx.files.add(copy)
+                    await tx.outbox.add(_forward_command(caller, room_id, item.request, copy))
 
         await self._files.record(copies, write)
 
@@ -290,7 +289,7 @@ def _optional_id(value: str | None, header: str) -> str | None:
 
 
 async def _load_attachment(
-    uow: UnitOfWork, file_id: UUID, user_id: UUID
+    uow: Repositories, file_id: UUID, user_id: UUID
 ) -> tuple[FileMetadata, RoomAccess]:
     """The attachment and the caller's access to its room; pictures and attachments whose
     room is gone are not attachments (404; the original failed with 500)."""
@@ -302,7 +301,7 @@ async def _load_attachment(
 
 
 async def _forward_source(
-    uow: UnitOfWork, attachment_id: str | None, user_id: UUID
+    uow: Repositories, attachment_id: str | None, user_id: UUID
 ) -> FileMetadata | None:
     if attachment_id is None:
         return None

@@ -25,9 +25,10 @@ from wschats.domain.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from wschats.domain.files import blob_key, preview_prefix
+from wschats.domain.files import blob_key
 from wschats.domain.model import FileMetadata
 from wschats.ports import BlobStore, DirectBody, DirectSource
+from wschats.services.blob_readers import close_reader, prepended
 
 log = logging.getLogger("wschats.files")
 
@@ -73,14 +74,6 @@ class FileStore:
         except Exception as error:  # logged; the storage check repairs it
             log.warning("could not remove the bytes of file %s: %s", file_id, error)
 
-    async def forget(self, file_id: UUID) -> None:
-        """Remove the bytes and preview cache of a file whose row is gone (never raises)."""
-        await self.discard(file_id)
-        try:
-            await self._blobs.delete_prefix(preview_prefix(file_id))
-        except Exception as error:  # logged; the storage check repairs it
-            log.warning("could not remove the previews of file %s: %s", file_id, error)
-
     async def read(
         self, metadata: FileMetadata, start: int = 0, end: int | None = None
     ) -> AsyncIterator[bytes]:
@@ -95,37 +88,20 @@ class FileStore:
         except StopAsyncIteration:
             first = b""
         except NotFound:
-            await _close(chunks)
+            await close_reader(chunks)
             raise DependencyFailed(
                 Dependency.STORAGE, f"the bytes of file {metadata.id} are missing from storage"
             ) from None
         except BaseException:
-            await _close(chunks)
+            await close_reader(chunks)
             raise
-        return _chained(first, chunks)
+        return prepended(first, chunks)
 
     async def close(self) -> None:
         """Let recordings in flight finish (their bytes are kept or removed consistently)."""
         if self._recording:
             with suppress(Exception):
                 await asyncio.gather(*self._recording, return_exceptions=True)
-
-
-async def _chained(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        if first:
-            yield first
-        async for chunk in rest:
-            yield chunk
-    finally:
-        await _close(rest)
-
-
-async def _close(chunks: AsyncIterator[bytes]) -> None:
-    close = getattr(chunks, "aclose", None)
-    if close is not None:
-        with suppress(Exception):
-            await close()
 
 
 @dataclass(frozen=True)

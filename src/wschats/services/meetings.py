@@ -9,7 +9,8 @@ from wschats.domain.errors import NotFound
 from wschats.domain.events import MeetingCreated, MeetingDeleted
 from wschats.domain.model import Meeting, MeetingType, Principal, RoomType
 from wschats.ports import BlobStore, Clock, Database, EventDispatcher
-from wschats.services.common import AfterCommit, load_access
+from wschats.services.common import load_access
+from wschats.services.writes import Writes
 
 
 class MeetingService:
@@ -17,8 +18,7 @@ class MeetingService:
         self, database: Database, events: EventDispatcher, blobs: BlobStore, clock: Clock
     ) -> None:
         self._db = database
-        self._events = events
-        self._blobs = blobs
+        self._writes = Writes(database, blobs, events)
         self._clock = clock
 
     async def list_meetings(self, caller: Principal) -> list[Meeting]:
@@ -49,10 +49,9 @@ class MeetingService:
         self, caller: Principal, room_id: UUID, meeting_type: MeetingType, name: str | None
     ) -> Meeting:
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            await uow.lock_room(room_id)
-            access = await load_access(uow, room_id, caller.user_id)
+        async with self._writes.transaction() as tx:
+            await tx.lock_room(room_id)
+            access = await load_access(tx, room_id, caller.user_id)
             meeting = Meeting(
                 id=uuid.uuid4(),
                 room_id=room_id,
@@ -60,29 +59,24 @@ class MeetingService:
                 type=meeting_type,
                 created_at=now,
             )
-            await uow.meetings.add(meeting)
+            await tx.meetings.add(meeting)
             access.room.meeting_id = meeting.id
-            await uow.rooms.update(access.room)
-            await uow.commit()
-        after.notify(
-            MeetingCreated(sent_date=now, meeting_id=meeting.id, room_id=room_id),
-            access.member_ids,
-        )
-        await after.run(self._events, self._blobs)
+            await tx.rooms.update(access.room)
+            tx.notify(
+                MeetingCreated(sent_date=now, meeting_id=meeting.id, room_id=room_id),
+                access.member_ids,
+            )
         return meeting
 
     async def delete_meeting(self, caller: Principal, meeting_id: UUID) -> None:
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            meeting = await uow.meetings.get(meeting_id)
+        async with self._writes.transaction() as tx:
+            meeting = await tx.meetings.get(meeting_id)
             if meeting is None:
                 raise NotFound(f"Meeting {meeting_id} not found")
             # Any member may delete, as in the original meeting API (not only owners).
-            access = await load_access(uow, meeting.room_id, caller.user_id)
-            await uow.meetings.delete(meeting_id)
+            access = await load_access(tx, meeting.room_id, caller.user_id)
+            await tx.meetings.delete(meeting_id)
             access.room.meeting_id = None
-            await uow.rooms.update(access.room)
-            await uow.commit()
-        after.notify(MeetingDeleted(sent_date=now, meeting_id=meeting_id), access.member_ids)
-        await after.run(self._events, self._blobs)
+            await tx.rooms.update(access.room)
+            tx.notify(MeetingDeleted(sent_date=now, meeting_id=meeting_id), access.member_ids)

@@ -21,7 +21,8 @@ from wschats.domain.model import (
 )
 from wschats.domain.views import MemberView
 from wschats.ports import BlobStore, Clock, Database, EventDispatcher, IdentityService
-from wschats.services.common import AfterCommit, delete_room_cascade, load_access
+from wschats.services.common import delete_room_cascade, load_access
+from wschats.services.writes import Writes
 
 _NO_MEMBERS_OF_THEIR_OWN = (RoomType.ONE_TO_ONE, RoomType.CHANNEL)
 
@@ -38,8 +39,7 @@ class MemberService:
     ) -> None:
         self._db = database
         self._identity = identity
-        self._events = events
-        self._blobs = blobs
+        self._writes = Writes(database, blobs, events)
         self._capabilities = capabilities
         self._clock = clock
 
@@ -60,10 +60,9 @@ class MemberService:
         if await self._identity.get_user(user_id, token=caller.token) is None:
             raise NotFound(f"User {user_id} not found")
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            await uow.lock_room(room_id)
-            access = await load_access(uow, room_id, caller.user_id, as_owner=True)
+        async with self._writes.transaction() as tx:
+            await tx.lock_room(room_id)
+            access = await load_access(tx, room_id, caller.user_id, as_owner=True)
             room = access.room
             if room.type in _NO_MEMBERS_OF_THEIR_OWN:
                 raise BadRequest(f"Cannot add members to a {room.type.value} room")
@@ -72,7 +71,7 @@ class MemberService:
                 raise BadRequest(f"Cannot add more members: a group has at most {limit}")
             if user_id in access.member_ids:
                 raise BadRequest(f"User {user_id} is already a member")
-            await uow.members.add(
+            await tx.members.add(
                 Subscription(
                     room_id=room.id,
                     user_id=user_id,
@@ -83,39 +82,36 @@ class MemberService:
             )
             cleared_at = None
             if history_cleared or room.type is RoomType.WORKSPACE:
-                await uow.lock_user(user_id)  # their settings row and workspace ranks
-                settings = await uow.settings.get(user_id, room.id) or RoomUserSettings(
+                await tx.lock_user(user_id)  # their settings row and workspace ranks
+                settings = await tx.settings.get(user_id, room.id) or RoomUserSettings(
                     user_id=user_id, room_id=room.id
                 )
                 if history_cleared:
                     settings.cleared_at = cleared_at = now
                 if room.type is RoomType.WORKSPACE:
-                    settings.rank = await uow.settings.max_workspace_rank(user_id) + 1
-                await uow.settings.save(settings)
+                    settings.rank = await tx.settings.max_workspace_rank(user_id) + 1
+                await tx.settings.save(settings)
             if room.type is RoomType.WORKSPACE:
-                for child in (await uow.rooms.children_of([room.id]))[room.id]:
-                    await uow.outbox.add(
+                for child in (await tx.rooms.children_of([room.id]))[room.id]:
+                    await tx.outbox.add(
                         AddRoomMember(room_id=child.id, sender_id=caller.user_id, user_id=user_id)
                     )
             else:
-                await uow.outbox.add(
+                await tx.outbox.add(
                     AddRoomMember(room_id=room.id, sender_id=caller.user_id, user_id=user_id)
                 )
-            await uow.commit()
-        after.notify(
-            RoomMemberAdded(sent_date=now, room_id=room.id, user_id=user_id, is_owner=owner),
-            [*access.member_ids, user_id],
-        )
-        await after.run(self._events, self._blobs)
+            tx.notify(
+                RoomMemberAdded(sent_date=now, room_id=room.id, user_id=user_id, is_owner=owner),
+                [*access.member_ids, user_id],
+            )
         return MemberView(user_id=user_id, owner=owner, cleared_at=cleared_at)
 
     async def remove_member(self, caller: Principal, room_id: UUID, user_id: UUID) -> None:
         kick = user_id != caller.user_id
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            await uow.lock_room(room_id)
-            access = await load_access(uow, room_id, caller.user_id, as_owner=kick)
+        async with self._writes.transaction() as tx:
+            await tx.lock_room(room_id)
+            access = await load_access(tx, room_id, caller.user_id, as_owner=kick)
             room = access.room
             if room.type in _NO_MEMBERS_OF_THEIR_OWN:
                 raise BadRequest(f"Cannot remove members from a {room.type.value} room")
@@ -125,11 +121,11 @@ class MemberService:
             owners = [m for m in access.members if m.owner]
             if len(owners) == 1 and owners[0].user_id == user_id and len(access.members) > 1:
                 raise BadRequest("The last owner cannot leave the room")
-            await uow.members.remove(room.id, user_id)
+            await tx.members.remove(room.id, user_id)
             if room.type is RoomType.WORKSPACE:
-                await uow.settings.delete(user_id, room.id)
-                for child in (await uow.rooms.children_of([room.id]))[room.id]:
-                    await uow.outbox.add(
+                await tx.settings.delete(user_id, room.id)
+                for child in (await tx.rooms.children_of([room.id]))[room.id]:
+                    await tx.outbox.add(
                         RemoveRoomMember(
                             room_id=child.id,
                             sender_id=caller.user_id,
@@ -139,7 +135,7 @@ class MemberService:
                     )
             else:
                 # The original sends memberRemoved from the first owner, even on a leave.
-                await uow.outbox.add(
+                await tx.outbox.add(
                     RemoveRoomMember(
                         room_id=room.id,
                         sender_id=owners[0].user_id,
@@ -147,21 +143,18 @@ class MemberService:
                         actor_id=caller.user_id,
                     )
                 )
-            after.notify(
+            tx.notify(
                 RoomMemberRemoved(sent_date=now, room_id=room.id, user_id=user_id),
                 access.member_ids,
             )
             if len(access.members) == 1:
                 await delete_room_cascade(
-                    uow,
+                    tx,
                     room,
                     caller_id=caller.user_id,
                     recipients=access.member_ids,
                     clock=self._clock,
-                    after=after,
                 )
-            await uow.commit()
-        await after.run(self._events, self._blobs)
 
     async def set_owner(
         self, caller: Principal, room_id: UUID, user_id: UUID, *, owner: bool
@@ -169,15 +162,14 @@ class MemberService:
         if user_id == caller.user_id:
             raise BadRequest("Cannot set owner privileges for oneself")
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            access = await load_access(uow, room_id, caller.user_id, as_owner=True)
+        async with self._writes.transaction() as tx:
+            access = await load_access(tx, room_id, caller.user_id, as_owner=True)
             if access.room.type in _NO_MEMBERS_OF_THEIR_OWN:
                 raise BadRequest(f"Cannot change owners of a {access.room.type.value} room")
             if user_id not in access.member_ids:
                 raise Forbidden(f"User {user_id} is not a member of room {room_id}")
-            await uow.members.set_owner(room_id, user_id, owner)
-            await uow.commit()
-        event_type = RoomOwnerPromoted if owner else RoomOwnerDemoted
-        after.notify(event_type(sent_date=now, room_id=room_id, user_id=user_id), access.member_ids)
-        await after.run(self._events, self._blobs)
+            await tx.members.set_owner(room_id, user_id, owner)
+            event_type = RoomOwnerPromoted if owner else RoomOwnerDemoted
+            tx.notify(
+                event_type(sent_date=now, room_id=room_id, user_id=user_id), access.member_ids
+            )

@@ -11,11 +11,10 @@ downloads use the id as their ETag (the original reused a user's picture id).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from wschats.domain.access import RoomAccess
 from wschats.domain.errors import BadRequest, Forbidden, NotFound
 from wschats.domain.escapes import decode_header
 from wschats.domain.events import (
@@ -35,8 +34,9 @@ from wschats.domain.model import (
     RoomType,
 )
 from wschats.ports import BlobStore, Clock, Database, EventDispatcher, PictureNormaliser
-from wschats.services.common import AfterCommit, load_access
+from wschats.services.common import load_access
 from wschats.services.files import FileStore, gathered
+from wschats.services.writes import Transaction, Writes
 
 MAX_NAME_LENGTH = 256  # the column's size
 
@@ -60,8 +60,7 @@ class PictureService:
         normaliser: PictureNormaliser,
     ) -> None:
         self._db = database
-        self._events = events
-        self._blobs = blobs
+        self._writes = Writes(database, blobs, events)
         self._files = FileStore(blobs)
         self._capabilities = capabilities
         self._clock = clock
@@ -102,74 +101,56 @@ class PictureService:
         async with self._db.unit_of_work() as uow:
             access = await load_access(uow, room_id, caller.user_id, as_owner=True)
         _check_picture_room(access.room)
-        limit = self._capabilities.max_room_image_size_in_kb * 1024
-        data, mime_type = await self._receive(upload, limit)
 
-        now = self._clock.now()
-        picture = FileMetadata(
-            id=uuid.uuid4(),
-            type=FileType.ROOM_AVATAR,
+        async def swap(tx: Transaction, picture: FileMetadata) -> None:
+            await tx.lock_room(room_id)
+            # Again, in the transaction: the room or the caller's ownership may be gone by now.
+            access = await load_access(tx, room_id, caller.user_id, as_owner=True)
+            _check_picture_room(access.room)
+            await _replace(tx, await tx.files.of_room(room_id, FileType.ROOM_AVATAR), picture)
+            now = picture.created_at
+            access.room.picture_updated_at = now
+            access.room.updated_at = now
+            await tx.rooms.update(access.room)
+            await tx.outbox.add(
+                RoomPictureUpdated(
+                    room_id=room_id,
+                    sender_id=caller.user_id,
+                    picture_id=picture.id,
+                    picture_name=name,
+                )
+            )
+            tx.notify(
+                RoomPictureChanged(sent_date=now, room_id=room_id, updated_at=now),
+                access.member_ids,
+            )
+
+        await self._set_picture(
+            upload,
+            limit=self._capabilities.max_room_image_size_in_kb * 1024,
+            file_type=FileType.ROOM_AVATAR,
             name=name,
-            size=len(data),
-            mime_type=mime_type,
             user_id=caller.user_id,
             room_id=room_id,
-            created_at=now,
-            updated_at=now,
+            swap=swap,
         )
-        await self._files.put(picture.id, _single(data))
-
-        async def write() -> tuple[RoomAccess, list[FileMetadata]]:
-            async with self._db.unit_of_work(write=True) as uow:
-                await uow.lock_room(room_id)
-                access = await load_access(uow, room_id, caller.user_id, as_owner=True)
-                _check_picture_room(access.room)
-                replaced = await uow.files.of_room(room_id, FileType.ROOM_AVATAR)
-                for old in replaced:
-                    await uow.files.delete(old.id)
-                await uow.files.add(picture)
-                access.room.picture_updated_at = now
-                access.room.updated_at = now
-                await uow.rooms.update(access.room)
-                await uow.outbox.add(
-                    RoomPictureUpdated(
-                        room_id=room_id,
-                        sender_id=caller.user_id,
-                        picture_id=picture.id,
-                        picture_name=name,
-                    )
-                )
-                await uow.commit()
-                return access, replaced
-
-        access, replaced = await self._files.record([picture.id], write)
-        after = AfterCommit()
-        for old in replaced:
-            after.forget_file(old.id)
-        after.notify(
-            RoomPictureChanged(sent_date=now, room_id=room_id, updated_at=now), access.member_ids
-        )
-        await after.run(self._events, self._blobs)
 
     async def delete_room_picture(self, caller: Principal, room_id: UUID) -> None:
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            await uow.lock_room(room_id)
-            access = await load_access(uow, room_id, caller.user_id, as_owner=True)
-            pictures = await uow.files.of_room(room_id, FileType.ROOM_AVATAR)
+        async with self._writes.transaction() as tx:
+            await tx.lock_room(room_id)
+            access = await load_access(tx, room_id, caller.user_id, as_owner=True)
+            pictures = await tx.files.of_room(room_id, FileType.ROOM_AVATAR)
             if not pictures:
                 raise NotFound(f"Room {room_id} has no picture")
             for picture in pictures:
-                await uow.files.delete(picture.id)
-                after.forget_file(picture.id)
+                await tx.files.delete(picture.id)
+                tx.forget_file(picture.id)
             access.room.picture_updated_at = None
             access.room.updated_at = now
-            await uow.rooms.update(access.room)
-            await uow.outbox.add(RoomPictureDeleted(room_id=room_id, sender_id=caller.user_id))
-            await uow.commit()
-        after.notify(RoomPictureDeletedEvent(sent_date=now, room_id=room_id), access.member_ids)
-        await after.run(self._events, self._blobs)
+            await tx.rooms.update(access.room)
+            await tx.outbox.add(RoomPictureDeleted(room_id=room_id, sender_id=caller.user_id))
+            tx.notify(RoomPictureDeletedEvent(sent_date=now, room_id=room_id), access.member_ids)
 
     # ---------------------------------------------------------------- user picture
 
@@ -179,67 +160,87 @@ class PictureService:
         name = _file_name(upload.file_name)
         if user_id != caller.user_id:
             raise Forbidden("A user can only change their own picture")
-        limit = self._capabilities.max_user_image_size_in_kb * 1024
-        data, mime_type = await self._receive(upload, limit)
 
-        now = self._clock.now()
-        picture = FileMetadata(
-            id=uuid.uuid4(),
-            type=FileType.USER_AVATAR,
+        async def swap(tx: Transaction, picture: FileMetadata) -> None:
+            await tx.lock_user(user_id)
+            replaced = await tx.files.user_avatar(user_id)
+            await _replace(tx, [replaced] if replaced is not None else [], picture)
+            now = picture.created_at
+            chats = await tx.chats_users.get(user_id) or ChatsUser(id=user_id)
+            chats.picture_updated_at = now
+            await tx.chats_users.save(chats)
+            tx.notify(
+                UserPictureChanged(
+                    sent_date=now, user_id=user_id, image_id=picture.id, updated_at=now
+                ),
+                await tx.members.contacts_of(user_id),
+            )
+
+        await self._set_picture(
+            upload,
+            limit=self._capabilities.max_user_image_size_in_kb * 1024,
+            file_type=FileType.USER_AVATAR,
             name=name,
-            size=len(data),
-            mime_type=mime_type,
             user_id=user_id,
             room_id=None,
-            created_at=now,
-            updated_at=now,
+            swap=swap,
         )
-        await self._files.put(picture.id, _single(data))
-
-        async def write() -> tuple[list[UUID], FileMetadata | None]:
-            async with self._db.unit_of_work(write=True) as uow:
-                await uow.lock_user(user_id)
-                replaced = await uow.files.user_avatar(user_id)
-                if replaced is not None:
-                    await uow.files.delete(replaced.id)
-                await uow.files.add(picture)
-                chats = await uow.chats_users.get(user_id) or ChatsUser(id=user_id)
-                chats.picture_updated_at = now
-                await uow.chats_users.save(chats)
-                contacts = await uow.members.contacts_of(user_id)
-                await uow.commit()
-                return contacts, replaced
-
-        contacts, replaced = await self._files.record([picture.id], write)
-        after = AfterCommit()
-        if replaced is not None:
-            after.forget_file(replaced.id)
-        after.notify(
-            UserPictureChanged(sent_date=now, user_id=user_id, image_id=picture.id, updated_at=now),
-            contacts,
-        )
-        await after.run(self._events, self._blobs)
 
     async def delete_user_picture(self, caller: Principal, user_id: UUID) -> None:
         if user_id != caller.user_id:
             raise Forbidden("A user can only delete their own picture")
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            await uow.lock_user(user_id)
-            picture = await uow.files.user_avatar(user_id)
+        async with self._writes.transaction() as tx:
+            await tx.lock_user(user_id)
+            picture = await tx.files.user_avatar(user_id)
             if picture is None:
                 raise NotFound(f"User {user_id} has no picture")
-            await uow.files.delete(picture.id)
-            after.forget_file(picture.id)
-            chats = await uow.chats_users.get(user_id)
+            await tx.files.delete(picture.id)
+            tx.forget_file(picture.id)
+            chats = await tx.chats_users.get(user_id)
             if chats is not None:
                 chats.picture_updated_at = None
-                await uow.chats_users.save(chats)
-            contacts = await uow.members.contacts_of(user_id)
-            await uow.commit()
-        after.notify(UserPictureDeleted(sent_date=now, user_id=user_id), contacts)
-        await after.run(self._events, self._blobs)
+                await tx.chats_users.save(chats)
+            contacts = await tx.members.contacts_of(user_id)
+            tx.notify(UserPictureDeleted(sent_date=now, user_id=user_id), contacts)
+
+    # ---------------------------------------------------------------- setting a picture
+
+    async def _set_picture(
+        self,
+        upload: PictureUpload,
+        *,
+        limit: int,
+        file_type: FileType,
+        name: str,
+        user_id: UUID,
+        room_id: UUID | None,
+        swap: Callable[[Transaction, FileMetadata], Awaitable[None]],
+    ) -> None:
+        """The steps a room's and a user's picture share, once the caller may set it: receive
+        and normalise the upload, store its bytes under a new id, then record the picture
+        with `swap`, in one transaction that puts it in the place of the previous one (see
+        `_replace`) and says who is told. If recording fails, the bytes go again."""
+        data, mime_type = await self._receive(upload, limit)
+        now = self._clock.now()
+        picture = FileMetadata(
+            id=uuid.uuid4(),
+            type=file_type,
+            name=name,
+            size=len(data),
+            mime_type=mime_type,
+            user_id=user_id,
+            room_id=room_id,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._files.put(picture.id, _single(data))
+
+        async def write() -> None:
+            async with self._writes.transaction() as tx:
+                await swap(tx, picture)
+
+        await self._files.record([picture.id], write)
 
     # ---------------------------------------------------------------- helpers
 
@@ -267,6 +268,14 @@ def _file_name(raw: str) -> str:
 def _check_picture_room(room: Room) -> None:
     if room.type is not RoomType.GROUP:
         raise BadRequest(f"Only a group can have a picture, room {room.id} is a {room.type}")
+
+
+async def _replace(tx: Transaction, old: Sequence[FileMetadata], new: FileMetadata) -> None:
+    """`new` takes the place of the `old` pictures, whose bytes go after the commit."""
+    for picture in old:
+        await tx.files.delete(picture.id)
+        tx.forget_file(picture.id)
+    await tx.files.add(new)
 
 
 async def _single(data: bytes) -> AsyncIterator[bytes]:

@@ -34,6 +34,7 @@ from wschats.domain.previews import (
     rendered_mime_type,
 )
 from wschats.ports import BlobStore, Database, Previewer
+from wschats.services.blob_readers import close_reader, prepended
 from wschats.services.memory_cache import BoundedCache
 
 log = logging.getLogger(__name__)
@@ -146,14 +147,14 @@ class PreviewService:
             return None
         mime_type = rendered_mime_type(head)
         if mime_type is None:
-            await _close(chunks)
+            await close_reader(chunks)
             log.warning("preview cache entry %s holds no known format, rendering again", key)
             return None
         if content is not None:
             whole = PreviewFile(mime_type, size, content=content)
             self._memory.put(key, whole, size)
             return whole
-        return PreviewFile(mime_type, size, chunks=_prepend(head, chunks))
+        return PreviewFile(mime_type, size, chunks=prepended(head, chunks))
 
     def _take_off(self, file_id: UUID, key: str, request: PreviewRequest) -> asyncio.Task[Rendered]:
         flight = asyncio.create_task(self._render(file_id, request))
@@ -206,20 +207,3 @@ class PreviewService:
 
 async def _once(content: bytes) -> AsyncIterator[bytes]:
     yield content
-
-
-async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        if head:
-            yield head
-        async for chunk in rest:
-            yield chunk
-    finally:
-        await _close(rest)
-
-
-async def _close(chunks: AsyncIterator[bytes]) -> None:
-    """Release a blob reader now (file handle, connection), not when it is collected."""
-    aclose = getattr(chunks, "aclose", None)
-    if aclose is not None:
-        await aclose()

@@ -39,9 +39,10 @@ from wschats.ports import (
     Database,
     EventDispatcher,
     IdentityService,
-    UnitOfWork,
+    Repositories,
 )
-from wschats.services.common import AfterCommit, delete_room_cascade, load_access
+from wschats.services.common import delete_room_cascade, load_access
+from wschats.services.writes import Writes
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,7 @@ class RoomService:
     ) -> None:
         self._db = database
         self._identity = identity
-        self._events = events
-        self._blobs = blobs
+        self._writes = Writes(database, blobs, events)
         self._capabilities = capabilities
         self._clock = clock
 
@@ -138,10 +138,9 @@ class RoomService:
             await self._check_creation(uow, caller, new)
         await self._check_users_exist(caller, new.member_ids)
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
+        async with self._writes.transaction() as tx:
             # Again, under the write lock: the state may have changed meanwhile.
-            parent = await self._check_creation(uow, caller, new)
+            parent = await self._check_creation(tx, caller, new)
 
             one_to_one = new.type is RoomType.ONE_TO_ONE
             room = Room(
@@ -155,9 +154,9 @@ class RoomService:
                 parent_id=new.parent_id if parent else None,
             )
             if parent is not None:
-                await uow.lock_room(parent.id)
-                room.rank = await uow.rooms.max_channel_rank(parent.id) + 1
-            await uow.rooms.add(
+                await tx.lock_room(parent.id)
+                room.rank = await tx.rooms.max_channel_rank(parent.id) + 1
+            await tx.rooms.add(
                 room, one_to_one_pair=(caller.user_id, new.member_ids[0]) if one_to_one else None
             )
 
@@ -175,25 +174,25 @@ class RoomService:
                     )
                     for index, user in enumerate(users)
                 ]
-                await uow.members.add_many(members)
+                await tx.members.add_many(members)
             else:
-                members = await uow.members.of_room(parent.id)
+                members = await tx.members.of_room(parent.id)
 
             caller_settings: dict[UUID, RoomUserSettings] = {}
             if room.type is RoomType.WORKSPACE:
                 user_ids = [m.user_id for m in members]
                 for user in sorted(user_ids):
-                    await uow.lock_user(user)
-                top = await uow.settings.max_workspace_ranks(user_ids)
+                    await tx.lock_user(user)
+                top = await tx.settings.max_workspace_ranks(user_ids)
                 rows = [
                     RoomUserSettings(user_id=u, room_id=room.id, rank=top[u] + 1) for u in user_ids
                 ]
-                await uow.settings.save_many(rows)
+                await tx.settings.save_many(rows)
                 caller_settings = {room.id: next(r for r in rows if r.user_id == caller.user_id)}
 
             member_ids = [m.user_id for m in members]
             if room.type is not RoomType.WORKSPACE:
-                await uow.outbox.add(
+                await tx.outbox.add(
                     CreateRoom(
                         room_id=room.id,
                         owner_id=caller.user_id,
@@ -201,16 +200,14 @@ class RoomService:
                     )
                 )
             if one_to_one:
-                await uow.outbox.add(
+                await tx.outbox.add(
                     AddContacts(room_id=room.id, user_a=member_ids[0], user_b=member_ids[1])
                 )
-            await uow.commit()
-        after.notify(RoomCreated(sent_date=now, room_id=room.id), member_ids)
-        await after.run(self._events, self._blobs)
+            tx.notify(RoomCreated(sent_date=now, room_id=room.id), member_ids)
         return room_view(room, members=members, settings=caller_settings, children=[])
 
     async def _check_creation(
-        self, uow: UnitOfWork, caller: Principal, new: NewRoom
+        self, uow: Repositories, caller: Principal, new: NewRoom
     ) -> Room | None:
         """409 for an existing one-to-one pair; a channel's workspace and its owner. Returns
         the workspace of a new channel."""
@@ -266,41 +263,40 @@ class RoomService:
 
     async def update_room(self, caller: Principal, room_id: UUID, changes: RoomChanges) -> RoomView:
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            access = await load_access(uow, room_id, caller.user_id)
+        async with self._writes.transaction() as tx:
+            access = await load_access(tx, room_id, caller.user_id)
             room = access.room
             if room.type is RoomType.ONE_TO_ONE:
                 raise BadRequest("A one-to-one room cannot be updated")
             if room.type is RoomType.GROUP and changes.name is None and changes.description is None:
                 raise BadRequest("Nothing to update")
-            await load_access(uow, room_id, caller.user_id, as_owner=True)
+            await load_access(tx, room_id, caller.user_id, as_owner=True)
             messaging = room.type is not RoomType.WORKSPACE
             changed = False
             if changes.name is not None and changes.name != room.name:
                 room.name = changes.name
                 changed = True
                 if messaging:
-                    await uow.outbox.add(
+                    await tx.outbox.add(
                         RoomNameChanged(room_id=room.id, sender_id=caller.user_id, name=room.name)
                     )
                 else:
                     # Channels are titled with their workspace's name on the chat server.
-                    for child in (await uow.rooms.children_of([room.id]))[room.id]:
-                        await uow.outbox.add(RoomRetitled(room_id=child.id))
+                    for child in (await tx.rooms.children_of([room.id]))[room.id]:
+                        await tx.outbox.add(RoomRetitled(room_id=child.id))
             if changes.description is not None and changes.description != room.description:
                 room.description = changes.description
                 changed = True
                 if messaging:
-                    await uow.outbox.add(
+                    await tx.outbox.add(
                         RoomDescriptionChanged(
                             room_id=room.id, sender_id=caller.user_id, description=room.description
                         )
                     )
             if changed:
                 room.updated_at = now
-                await uow.rooms.update(room)
-                after.notify(
+                await tx.rooms.update(room)
+                tx.notify(
                     RoomUpdated(
                         sent_date=now,
                         room_id=room.id,
@@ -310,75 +306,63 @@ class RoomService:
                     access.member_ids,
                 )
             children = (
-                (await uow.rooms.children_of([room.id]))[room.id]
+                (await tx.rooms.children_of([room.id]))[room.id]
                 if room.type is RoomType.WORKSPACE
                 else []
             )
-            settings = await uow.settings.of_user(caller.user_id, [room.id])
-            await uow.commit()
-        await after.run(self._events, self._blobs)
+            settings = await tx.settings.of_user(caller.user_id, [room.id])
         view = room_view(room, members=None, settings=settings, children=children)
         _drop_settings(view)
         return view
 
     async def delete_room(self, caller: Principal, room_id: UUID) -> None:
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            access = await load_access(uow, room_id, caller.user_id)
+        async with self._writes.transaction() as tx:
+            access = await load_access(tx, room_id, caller.user_id)
             if access.room.type is RoomType.ONE_TO_ONE:
                 raise Forbidden("A one-to-one room cannot be deleted")
-            access = await load_access(uow, room_id, caller.user_id, as_owner=True)
+            access = await load_access(tx, room_id, caller.user_id, as_owner=True)
             await delete_room_cascade(
-                uow,
+                tx,
                 access.room,
                 caller_id=caller.user_id,
                 recipients=access.member_ids,
                 clock=self._clock,
-                after=after,
             )
-            await uow.commit()
-        await after.run(self._events, self._blobs)
 
     # ---------------------------------------------------------------- per-user settings
 
     async def mute(self, caller: Principal, room_id: UUID, *, muted: bool) -> None:
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            access = await load_access(uow, room_id, caller.user_id)
+        async with self._writes.transaction() as tx:
+            access = await load_access(tx, room_id, caller.user_id)
             if access.room.type is RoomType.WORKSPACE:
                 raise BadRequest(f"Cannot {'mute' if muted else 'unmute'} a workspace")
             # The caller's settings row is read, changed and written whole: one writer at a time.
-            await uow.lock_user(caller.user_id)
-            settings = await uow.settings.get(caller.user_id, room_id)
+            await tx.lock_user(caller.user_id)
+            settings = await tx.settings.get(caller.user_id, room_id)
             if muted and (settings is None or not settings.muted):
                 settings = settings or RoomUserSettings(user_id=caller.user_id, room_id=room_id)
                 settings.muted_until = MUTED_FOREVER
-                await uow.settings.save(settings)
-                after.notify(RoomMuted(sent_date=now, room_id=room_id), [caller.user_id])
+                await tx.settings.save(settings)
+                tx.notify(RoomMuted(sent_date=now, room_id=room_id), [caller.user_id])
             elif not muted and settings is not None and settings.muted:
                 settings.muted_until = None
-                await uow.settings.save(settings)
-                after.notify(RoomUnmuted(sent_date=now, room_id=room_id), [caller.user_id])
-            await uow.commit()
-        await after.run(self._events, self._blobs)
+                await tx.settings.save(settings)
+                tx.notify(RoomUnmuted(sent_date=now, room_id=room_id), [caller.user_id])
 
     async def clear_history(self, caller: Principal, room_id: UUID) -> datetime:
         now = self._clock.now()
-        after = AfterCommit()
-        async with self._db.unit_of_work(write=True) as uow:
-            await load_access(uow, room_id, caller.user_id)
-            await uow.lock_user(caller.user_id)
-            settings = await uow.settings.get(caller.user_id, room_id) or RoomUserSettings(
+        async with self._writes.transaction() as tx:
+            await load_access(tx, room_id, caller.user_id)
+            await tx.lock_user(caller.user_id)
+            settings = await tx.settings.get(caller.user_id, room_id) or RoomUserSettings(
                 user_id=caller.user_id, room_id=room_id
             )
             settings.cleared_at = now
-            await uow.settings.save(settings)
-            await uow.commit()
-        after.notify(
-            RoomHistoryCleared(sent_date=now, room_id=room_id, cleared_at=now), [caller.user_id]
-        )
-        await after.run(self._events, self._blobs)
+            await tx.settings.save(settings)
+            tx.notify(
+                RoomHistoryCleared(sent_date=now, room_id=room_id, cleared_at=now), [caller.user_id]
+            )
         return now
 
     # ---------------------------------------------------------------- ranks
@@ -388,9 +372,9 @@ class RoomService:
         if len(set(ids)) != len(ids):
             raise BadRequest("Duplicate roomId in ranks")
         _check_permutation(ranks)
-        async with self._db.unit_of_work(write=True) as uow:
-            await uow.lock_user(caller.user_id)
-            current = await uow.settings.workspace_ranks(caller.user_id)
+        async with self._writes.transaction() as tx:
+            await tx.lock_user(caller.user_id)
+            current = await tx.settings.workspace_ranks(caller.user_id)
             if len(current) != len(ranks):
                 raise BadRequest(
                     f"Expected {len(current)} workspaces, got {len(ranks)}"
@@ -399,11 +383,10 @@ class RoomService:
             for entry in ranks:
                 if entry.room_id not in current:
                     raise BadRequest(f"Room {entry.room_id} is not one of the user's workspaces")
-            rows = await uow.settings.of_user(caller.user_id, ids)
+            rows = await tx.settings.of_user(caller.user_id, ids)
             for entry in ranks:
                 rows[entry.room_id].rank = entry.rank
-            await uow.settings.save_many(list(rows.values()))
-            await uow.commit()
+            await tx.settings.save_many(list(rows.values()))
 
     async def rank_channels(
         self, caller: Principal, workspace_id: UUID, ranks: Sequence[RankEntry]
@@ -413,10 +396,10 @@ class RoomService:
         if len(set(ids)) != len(ids):
             raise BadRequest("Duplicate roomId in ranks")
         now = self._clock.now()
-        async with self._db.unit_of_work(write=True) as uow:
-            await load_access(uow, workspace_id, caller.user_id, as_owner=True)
-            await uow.lock_room(workspace_id)
-            children = (await uow.rooms.children_of([workspace_id]))[workspace_id]
+        async with self._writes.transaction() as tx:
+            await load_access(tx, workspace_id, caller.user_id, as_owner=True)
+            await tx.lock_room(workspace_id)
+            children = (await tx.rooms.children_of([workspace_id]))[workspace_id]
             if len(children) != len(ranks):
                 raise BadRequest(f"Expected {len(children)} channels, got {len(ranks)}")
             wanted = {r.room_id: r.rank for r in ranks}
@@ -426,8 +409,7 @@ class RoomService:
             for child in children:
                 child.rank = wanted[child.id]
                 child.updated_at = now
-                await uow.rooms.update(child)
-            await uow.commit()
+                await tx.rooms.update(child)
 
 
 def _check_permutation(ranks: Sequence[RankEntry]) -> None:

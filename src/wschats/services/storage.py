@@ -23,6 +23,7 @@ from uuid import UUID
 from wschats.domain.files import blob_key
 from wschats.domain.model import FileType
 from wschats.ports import BlobStore, Database
+from wschats.services.writes import Writes
 
 log = logging.getLogger("wschats.storage")
 
@@ -64,6 +65,7 @@ class StorageCheck:
     def __init__(self, database: Database, blobs: BlobStore) -> None:
         self._db = database
         self._blobs = blobs
+        self._writes = Writes(database, blobs)
         self._sweep: asyncio.Task[None] | None = None
 
     async def check(self, *, grace_seconds: float = 0.0) -> StorageReport:
@@ -148,26 +150,24 @@ class StorageCheck:
         return report
 
     async def _delete_row(self, file_id: UUID) -> None:
-        async with self._db.unit_of_work(write=True) as uow:
-            metadata = await uow.files.get(file_id)
+        async with self._writes.transaction() as tx:
+            metadata = await tx.files.get(file_id)
             if metadata is None or await self._blobs.size(blob_key(file_id)) is not None:
                 return
-            await uow.files.delete(file_id)
+            await tx.files.delete(file_id)
             # A picture that is gone must not be announced any more.
             if metadata.type is FileType.ROOM_AVATAR and metadata.room_id is not None:
-                room = await uow.rooms.get(metadata.room_id)
-                left = await uow.files.of_room(metadata.room_id, FileType.ROOM_AVATAR)
+                room = await tx.rooms.get(metadata.room_id)
+                left = await tx.files.of_room(metadata.room_id, FileType.ROOM_AVATAR)
                 if room is not None and not left:
                     room.picture_updated_at = None
-                    await uow.rooms.update(room)
+                    await tx.rooms.update(room)
             elif metadata.type is FileType.USER_AVATAR:
-                chats = await uow.chats_users.get(metadata.user_id)
-                if chats is not None and await uow.files.user_avatar(metadata.user_id) is None:
+                chats = await tx.chats_users.get(metadata.user_id)
+                if chats is not None and await tx.files.user_avatar(metadata.user_id) is None:
                     chats.picture_updated_at = None
-                    await uow.chats_users.save(chats)
-            await uow.commit()
-        with suppress(Exception):
-            await self._blobs.delete_prefix(f"{PREVIEWS_PREFIX}{file_id}/")
+                    await tx.chats_users.save(chats)
+            tx.forget_file(file_id)  # its previews (its bytes are known to be gone)
 
 
 def _blob_owner(key: str) -> UUID | None:

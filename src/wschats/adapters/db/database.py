@@ -78,7 +78,15 @@ class SqlUnitOfWork:
             )
 
     async def commit(self) -> None:
-        await self.connection.commit()
+        connection = self.connection
+        try:
+            await connection.commit()
+        except BaseException:
+            # The database may still hold the transaction (SQLite keeps it, and its write
+            # lock, after some failed COMMITs; SQLAlchemy then skips the rollback on return):
+            # the connection is discarded rather than handed to the next unit of work.
+            await connection.invalidate()
+            raise
         self.committed = True
         if self.outbox.recorded and self._on_messages is not None:
             self._on_messages()
