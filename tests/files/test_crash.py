@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import signal
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,9 @@ UPLOADS = 20
 UPLOAD_SIZE = 3 * 1024 * 1024
 CHUNK = 64 * 1024
 KILL_AFTER_ACKNOWLEDGED = 5
+# The last uploads send half their body, then wait for the kill: on a busy machine every paced
+# upload can otherwise be acknowledged before the kill, and none would be cut.
+HELD_UNTIL_KILL = 5
 # The start-up sweep waits 6 database timeouts before it trusts that bytes are orphaned.
 DATABASE_TIMEOUT_S = 2
 SWEEP_DEADLINE_S = 6 * DATABASE_TIMEOUT_S + 60
@@ -48,7 +52,14 @@ async def test_kill_during_uploads_leaves_no_orphans(
             )
             assert created.status_code == 201
             room_id = created.json()["id"]
-            enough = asyncio.Event()
+            enough, killed = asyncio.Event(), asyncio.Event()
+
+            async def held_body(data: bytes) -> AsyncIterator[bytes]:
+                half = len(data) // 2
+                async for piece in paced_body(data[:half], CHUNK, 0.02):
+                    yield piece
+                await killed.wait()
+                yield data[half:]
 
             async def upload(index: int) -> None:
                 # Staggered starts: when the first ones are acknowledged, the rest are still
@@ -63,7 +74,11 @@ async def test_kill_during_uploads_leaves_no_orphans(
                 try:
                     response = await client.post(
                         f"/rooms/{room_id}/attachments",
-                        content=paced_body(data, CHUNK, 0.02),
+                        content=(
+                            held_body(data)
+                            if index >= UPLOADS - HELD_UNTIL_KILL
+                            else paced_body(data, CHUNK, 0.02)
+                        ),
                         headers=headers,
                     )
                 except httpx.HTTPError:
@@ -77,6 +92,7 @@ async def test_kill_during_uploads_leaves_no_orphans(
             async with asyncio.timeout(120):
                 await enough.wait()
             assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+            killed.set()
             await asyncio.gather(*tasks)
     finally:
         server.stop()
