@@ -108,10 +108,15 @@ async def fill_archive(api_url: str, room_id: str, sender: str, count: int, doma
     """`count` messages into the room's archive, sent as `sender` through ejabberd's API."""
     room = f"{room_id}@muclight.{domain}"
     async with httpx.AsyncClient(base_url=api_url + "/", timeout=30) as client:
-        for _ in range(600):  # the room reaches ejabberd through the outbox
+        # The room reaches ejabberd through the outbox, behind any rooms made before it (500 for
+        # the list figure); a message sent before would be dropped.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
             subscribers = (await client.post("get_subscribers", json=_room(room))).json()
             if isinstance(subscribers, list) and len(subscribers) >= 3:
                 break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{room} has no 3 subscribers in ejabberd: {subscribers}")
             await asyncio.sleep(0.1)
         gate = asyncio.Semaphore(8)
 
@@ -136,7 +141,7 @@ async def settle(api_url: str, room_id: str, domain: str) -> None:
     async with httpx.AsyncClient(base_url=api_url + "/", timeout=WAIT_MS / 1000) as client:
         for _ in range(60):
             answer = await client.post("get_room_options", json=body)
-            if answer.status_code == 200 and isinstance(answer.json(), list):
+            if answer.status_code == 200 and answer.json():  # {} for a room it does not know
                 return
             await asyncio.sleep(1)
     raise TimeoutError("the room did not answer")
