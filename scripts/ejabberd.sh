@@ -35,6 +35,9 @@ STOP_TIMEOUT=15
 API="http://127.0.0.1:${HTTP_PORT}/api"
 PIDFILE="$DIR/ejabberd.pid"
 TEMPLATE="$ROOT/deploy/ejabberd/ejabberd.yml"
+# Erlang run after ejabberd's start: MAM archives and offline queues as disc_copies.
+IN_MEMORY_TABLES='[{atomic, ok} = mnesia:change_table_copy_type(T, node(), disc_copies)
+    || T <- [archive_msg, offline_msg], mnesia:table_info(T, storage_type) =/= disc_copies].'
 
 log() { echo "ejabberd.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -199,9 +202,12 @@ start() {
         export HOME="$DIR" EJABBERD_CONFIG_PATH="$DIR/conf/ejabberd.yml" \
             EJABBERD_LOG_PATH="$DIR/logs/ejabberd.log" ERL_LIBS="$libs" ERL_CRASH_DUMP_BYTES=0
         [ -f "$DIR/conf/inetrc" ] && export ERL_INETRC="$DIR/conf/inetrc"
-        # erl execs beam.smp, so $! below is the server process itself.
+        # erl execs beam.smp, so $! below is the server process itself. Once ejabberd has
+        # started, the message tables move from disk-only (dets) to memory logged to disk: as
+        # dets bags keyed by their owner, a room's archive fills in quadratic time and each
+        # page read loads all of it (docs/ejabberd.md#mnesia).
         exec setsid /usr/bin/erl -noinput -noshell +K true \
-            -mnesia dir "\"$DIR/spool\"" -s ejabberd
+            -mnesia dir "\"$DIR/spool\"" -s ejabberd -eval "$IN_MEMORY_TABLES"
     ) </dev/null >"$DIR/logs/erl.out" 2>&1 9>&- &
     pid=$!
     echo "$pid" >"$PIDFILE"

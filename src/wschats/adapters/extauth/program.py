@@ -1,22 +1,23 @@
 """`wschats xmpp-auth`: the program ejabberd runs as `extauth_program`.
 
-Requests are read from stdin and answered on stdout (framing in `protocol`). Several requests
-may be in flight at once (ejabberd sends without waiting); they are decided concurrently and
-answered in the order they came, as ejabberd expects. Each decision has a time limit: a
-database or identity service that does not answer in time, or fails, means "no" and one line
-on stderr (ejabberd's own log), so ejabberd never waits on us and the loop never stops for a
-bad request. It ends when ejabberd closes stdin.
+Requests are read from stdin and answered on stdout (framing in `protocol`). ejabberd 23.01
+sends a program one request and waits for its answer, so a sign-in costs one round trip
+through this loop and the rate is `extauth_pool_size` programs over that round trip: stdin is
+read on the event loop itself (no reader thread, whose hand-offs cost more than the decision).
+Requests that do arrive together are decided concurrently and answered in the order they
+came. Each decision has a time limit: a database or identity service that does not answer in
+time, or fails, means "no" and one line on stderr (ejabberd's own log), so ejabberd never
+waits on us and the loop never stops for a bad request. It ends when ejabberd closes stdin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-import threading
 from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
-from wschats.adapters.extauth.protocol import HEADER, MalformedRequest, answer, parse
+from wschats.adapters.extauth.protocol import HEADER, MalformedRequest, Request, answer, parse
 
 MAX_IN_FLIGHT = 64  # requests read ahead of their answers; then reading waits
 
@@ -26,23 +27,13 @@ class SignIn(Protocol):
     async def exists(self, user: str, server: str) -> bool: ...
 
 
-def read_frame(stream: BinaryIO) -> bytes | None:
+async def read_frame(stream: asyncio.StreamReader) -> bytes | None:
     """The next request's bytes; None once the stream has ended (also within a request)."""
-    header = _read_exactly(stream, HEADER.size)
-    if header is None:
+    try:
+        (length,) = HEADER.unpack(await stream.readexactly(HEADER.size))
+        return await stream.readexactly(length)
+    except asyncio.IncompleteReadError:
         return None
-    (length,) = HEADER.unpack(header)
-    return _read_exactly(stream, length)
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = stream.read(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 class ExternalAuthProgram:
@@ -64,7 +55,6 @@ class ExternalAuthProgram:
         except MalformedRequest as exc:
             self._log(f"wschats xmpp-auth: refused a malformed request ({exc})")
             return False
-        account = _printable(f"{request.user}@{request.server}")
         try:
             async with asyncio.timeout(self._timeout):
                 match request.operation:
@@ -78,37 +68,27 @@ class ExternalAuthProgram:
                         return False
         except TimeoutError:
             self._log(
-                f"wschats xmpp-auth: refused {request.operation} for {account}: "
+                f"wschats xmpp-auth: refused {request.operation} for {_account(request)}: "
                 f"no decision within {self._timeout:g}s"
             )
         except Exception as exc:  # a dependency failed: refuse, say why, keep serving
             self._log(
-                f"wschats xmpp-auth: refused {request.operation} for {account}: "
+                f"wschats xmpp-auth: refused {request.operation} for {_account(request)}: "
                 f"{type(exc).__name__}: {_first_line(exc)}"
             )
         return False
 
     async def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        """Answers the requests on `stdin` (a pipe, as ejabberd starts us) until it ends."""
         loop = asyncio.get_running_loop()
-        frames: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_IN_FLIGHT)
-
-        def read_requests() -> None:
-            # A daemon thread blocks on stdin, so the event loop stays free for decisions and
-            # nothing waits for this thread if the answers' side fails first.
-            try:
-                while True:
-                    frame = read_frame(stdin)
-                    asyncio.run_coroutine_threadsafe(frames.put(frame), loop).result()
-                    if frame is None:
-                        return
-            except RuntimeError:  # the loop has ended: nobody is listening any more
-                return
-
-        threading.Thread(target=read_requests, name="extauth-stdin", daemon=True).start()
+        requests = asyncio.StreamReader()
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(requests), stdin
+        )
         decisions: asyncio.Queue[asyncio.Task[bool] | None] = asyncio.Queue(MAX_IN_FLIGHT)
 
         async def start_decisions() -> None:
-            while (frame := await frames.get()) is not None:
+            while (frame := await read_frame(requests)) is not None:
                 await decisions.put(asyncio.create_task(self.decide(frame)))
             await decisions.put(None)
 
@@ -120,6 +100,11 @@ class ExternalAuthProgram:
         finally:
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
+            transport.close()
+
+
+def _account(request: Request) -> str:
+    return _printable(f"{request.user}@{request.server}")
 
 
 def _printable(text: str, limit: int = 200) -> str:

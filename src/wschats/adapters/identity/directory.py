@@ -70,6 +70,14 @@ _AUTHENTICATE = key_lookup(
 )
 
 
+_FIND_BY_ID = key_lookup(
+    select(t.directory_user).where(t.directory_user.c.id == bindparam("user_id"))
+)
+_FIND_BY_EMAIL = key_lookup(
+    select(t.directory_user).where(t.directory_user.c.email == bindparam("email"))
+)
+
+
 # Tokens checked per statement by `valid_sessions`: well below every database's bound on
 # parameters.
 _SESSION_CHECK_CHUNK = 500
@@ -211,15 +219,17 @@ class DirectoryIdentity:
     async def find(
         self, *, email: str | None = None, user_id: UUID | None = None
     ) -> DirectoryEntry | None:
-        query = select(t.directory_user)
+        key: dict[str, object]
         if email is not None:
-            query = query.where(t.directory_user.c.email == email.strip().lower())
+            statement, key = _FIND_BY_EMAIL, {"email": email.strip().lower()}
         elif user_id is not None:
-            query = query.where(t.directory_user.c.id == user_id)
+            statement, key = _FIND_BY_ID, {"user_id": user_id}
         else:
             return None
-        async with self._db.unit_of_work() as uow:
-            row = (await uow.connection.execute(query)).first()
+        # One unique-key read: `wschats xmpp-auth` answers ejabberd's `isuser` with it, once
+        # or more for every message routed to a subscriber who is offline.
+        async with self._db.single_statement_reads() as conn:
+            row = (await conn.execute(statement, key)).first()
         return _entry(row) if row else None
 
     async def search(self, text: str, limit: int) -> list[UserProfile]:
