@@ -27,7 +27,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -37,10 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import free_port
 from bench.events import drop_database, postgres_database
 from tests.adapters.xmpp.xmpp_client import XmppUser
-from wschats.adapters.db.database import SqlDatabase
+from tests.support.app import running_app
 from wschats.adapters.db.migrate import upgrade
-from wschats.adapters.db.outbox import SqlOutboxQueue
-from wschats.app import create_app
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
 from wschats.domain.escapes import decode_header, encode_text
 from wschats.ports import NewUser
@@ -115,15 +113,12 @@ async def main(changes: int, room_count: int, database_url: str | None) -> int:
             settings = Settings(
                 data_dir=data, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
             )
-            app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                container = app.state.container
-                transport = httpx.ASGITransport(app=app)
-                async with (
-                    httpx.AsyncClient(transport=transport, base_url="http://t") as api,
-                    httpx.AsyncClient(base_url=ejabberd.api_url + "/", timeout=30) as admin,
-                ):
-                    return await run(container, api, admin, ejabberd, per_room, room_count)
+            async with (
+                running_app(settings) as running,
+                running.client() as api,
+                httpx.AsyncClient(base_url=ejabberd.api_url + "/", timeout=30) as admin,
+            ):
+                return await run(running.adapters, api, admin, ejabberd, per_room, room_count)
         finally:
             ejabberd.run("stop")
 
@@ -140,13 +135,14 @@ class Side:
 
 
 async def side(
-    container: Any,
+    adapters: Adapters,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     ejabberd: Ejabberd,
     room_count: int,
 ) -> Side:
-    directory = container.directory
+    directory = adapters.directory
+    assert directory is not None
     people: dict[str, UUID] = {name: uuid4() for name in ("Alice", "Bob", "Carol")}
     await directory.add_users(
         [NewUser(id=i, email=f"{i}@bench.io", name=n) for n, i in people.items()]
@@ -169,7 +165,7 @@ async def side(
         )
         assert created.status_code == 201, created.text
         room_ids.append(created.json()["id"])
-    await drained(container)
+    await drained(adapters)
     client = XmppUser(f"{bob}@{HOST}", password, ejabberd.c2s_port)
     await client.login()
     await asyncio.sleep(2)  # offline copies of the creation messages arrive at login
@@ -179,7 +175,7 @@ async def side(
 
 
 async def run(
-    container: Any,
+    adapters: Adapters,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     ejabberd: Ejabberd,
@@ -188,8 +184,8 @@ async def run(
 ) -> int:
     total = per_room * room_count
     limit = asyncio.Semaphore(PARALLEL_ROOMS)
-    direct = await side(container, api, admin, ejabberd, room_count)
-    through = await side(container, api, admin, ejabberd, room_count)
+    direct = await side(adapters, api, admin, ejabberd, room_count)
+    through = await side(adapters, api, admin, ejabberd, room_count)
     print(f"load average before the runs: {os.getloadavg()[0]:.1f} (2 CPUs)")
 
     # 1. Baseline: rename stanzas straight into ejabberd (no database, outbox or checks).
@@ -261,12 +257,9 @@ async def run(
     return 0 if ok else 1
 
 
-async def drained(container: Any) -> None:
-    database = container.database
-    assert isinstance(database, SqlDatabase)
-    queue = SqlOutboxQueue(database)
+async def drained(adapters: Adapters) -> None:
     for _ in range(3000):
-        if (await queue.backlog())[0] == 0:
+        if (await adapters.outbox.backlog())[0] == 0:
             return
         await asyncio.sleep(0.1)
     raise RuntimeError("the outbox did not drain")

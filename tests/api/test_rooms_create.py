@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import Api, EventCapture, User, Users
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 
 Json = dict[str, Any]
 
@@ -102,8 +102,8 @@ async def room_ids_of(api: Api, user: User) -> list[str]:
     return [r["id"] for r in rooms]
 
 
-async def revoke(container: Container, user: User) -> None:
-    directory = container.directory
+async def revoke(adapters: Adapters, user: User) -> None:
+    directory = adapters.directory
     assert directory is not None
     assert await directory.revoke_token(user.token)
 
@@ -633,7 +633,7 @@ async def test_creation_under_base_path_and_trailing_slash(
     assert await room_ids_of(api, bob) == [room["id"]]
 
 
-async def test_creation_needs_a_valid_token(api: Api, users: Users, container: Container) -> None:
+async def test_creation_needs_a_valid_token(api: Api, users: Users, adapters: Adapters) -> None:
     alice, bob, carol = await users.many(3)
     body = {"type": "group", "name": "g", "membersIds": ids(bob, carol)}
     assert_error(await api.post("/rooms", json_body=body), 401)
@@ -644,7 +644,7 @@ async def test_creation_needs_a_valid_token(api: Api, users: Users, container: C
     assert_error(
         await api.post("/rooms", json_body={}, headers={"Cookie": "ZM_AUTH_TOKEN=forged"}), 401
     )
-    await revoke(container, alice)
+    await revoke(adapters, alice)
     assert_error(await api.post("/rooms", alice, json_body=body), 401)
     assert await room_ids_of(api, bob) == []
 

@@ -24,12 +24,10 @@ import pytest_asyncio
 from tests.adapters.xmpp.graphql_endpoint import graphql_endpoint
 from tests.adapters.xmpp.xmpp_client import XmppUser
 from tests.servers import free_port
-from wschats.adapters.db.database import SqlDatabase
+from tests.support.app import running_app
 from wschats.adapters.db.migrate import upgrade
-from wschats.adapters.db.outbox import SqlOutboxQueue
-from wschats.app import create_app
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
-from wschats.container import Container
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
 
@@ -89,12 +87,12 @@ class Person:
 
 @dataclass
 class World:
-    container: Container
+    adapters: Adapters
     client: httpx.AsyncClient
     ejabberd: PrivateEjabberd
 
     async def person(self) -> Person:
-        directory = self.container.directory
+        directory = self.adapters.directory
         assert directory is not None
         user_id = uuid4()
         await directory.add_users([NewUser(id=user_id, email=f"{user_id}@x.io", name="P")])
@@ -119,11 +117,8 @@ async def world(ejabberd: PrivateEjabberd, tmp_path: Path) -> AsyncIterator[Worl
     settings = Settings(
         data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield World(app.state.container, client, ejabberd)
+    async with running_app(settings) as running, running.client() as client:
+        yield World(running.adapters, client, ejabberd)
 
 
 def config(message: ET.Element) -> dict[str, Any]:
@@ -231,16 +226,13 @@ async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> 
 
 
 async def _until_delivered(world: World) -> None:
-    await until_outbox_empty(world.container)
+    await until_outbox_empty(world.adapters)
 
 
-async def until_outbox_empty(container: Container, limit: float = 90.0) -> None:
+async def until_outbox_empty(adapters: Adapters, limit: float = 90.0) -> None:
     """Wait (bounded) until every recorded command has been delivered."""
-    database = container.database
-    assert isinstance(database, SqlDatabase)
-    queue = SqlOutboxQueue(database)
     for _ in range(int(limit / 0.2)):
-        if (await queue.backlog())[0] == 0:
+        if (await adapters.outbox.backlog())[0] == 0:
             return
         await asyncio.sleep(0.2)
     raise AssertionError("the outbox was not delivered in time")
@@ -259,23 +251,20 @@ async def test_the_original_graphql_calls_reach_mongooseim(tmp_path: Path) -> No
             xmpp_username="admin",
             xmpp_password="secret",
         )
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            container: Container = app.state.container
-            assert container.directory is not None
-            alice, bob, carol = await container.directory.add_users(
+        async with running_app(settings) as running, running.client() as client:
+            directory = running.adapters.directory
+            assert directory is not None
+            alice, bob, carol = await directory.add_users(
                 [NewUser(email=f"{n}@x.io", name=n) for n in ("a", "b", "c")]
             )
-            token = await container.directory.issue_token(alice, 60)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                created = await client.post(
-                    "/rooms",
-                    headers={"Authorization": f"Bearer {token}"},
-                    json={"type": "group", "name": "g", "membersIds": [str(bob), str(carol)]},
-                )
-                room = created.json()["id"]
-                await until_outbox_empty(container)
+            token = await directory.issue_token(alice, 60)
+            created = await client.post(
+                "/rooms",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"type": "group", "name": "g", "membersIds": [str(bob), str(carol)]},
+            )
+            room = created.json()["id"]
+            await until_outbox_empty(running.adapters)
         posts = [r for r in endpoint.requests if r.method == "POST"]
         assert posts[0].body == (
             b'{"query":"mutation muc_light { muc_light { createRoom (mucDomain: '

@@ -25,10 +25,10 @@ from slixmpp.exceptions import IqError
 from tests.adapters.xmpp.xmpp_client import CLIENT, Received, XmppUser
 from tests.realtime.test_xmpp_end_to_end import PrivateEjabberd, until_outbox_empty
 from tests.servers import WSCHATS, free_port
+from tests.support.app import running_app
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
-from wschats.container import Container
 from wschats.domain.errors import Dependency, DependencyFailed
 from wschats.ports import NewUser
 
@@ -65,14 +65,14 @@ class Person:
 
 @dataclass
 class World:
-    container: Container
+    adapters: Adapters
     client: httpx.AsyncClient
     ejabberd: PrivateEjabberd
     settings: Settings
     clients: list[XmppUser] = field(default_factory=list)
 
     async def person(self, name: str) -> Person:
-        directory = self.container.directory
+        directory = self.adapters.directory
         assert directory is not None
         user_id = uuid4()
         await directory.add_users([NewUser(id=user_id, email=f"{user_id}@x.io", name=name)])
@@ -117,7 +117,7 @@ class World:
         return str(created.json()["id"])
 
     async def delivered(self) -> None:
-        await until_outbox_empty(self.container)
+        await until_outbox_empty(self.adapters)
 
     async def options(self, room_id: str) -> dict[str, str]:
         return dict(await self.ok("get_room_options", name=room_id, service=MUC))
@@ -130,16 +130,13 @@ async def world(ejabberd: PrivateEjabberd, tmp_path: Path) -> AsyncIterator[Worl
     settings = Settings(
         data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
     )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            world = World(app.state.container, client, ejabberd, settings)
-            try:
-                yield world
-            finally:
-                for xmpp in world.clients:
-                    await xmpp.close()
+    async with running_app(settings) as running, running.client() as client:
+        world = World(running.adapters, client, ejabberd, settings)
+        try:
+            yield world
+        finally:
+            for xmpp in world.clients:
+                await xmpp.close()
 
 
 def body_of(received: Received) -> str:
@@ -472,7 +469,7 @@ async def test_a_failed_title_update_does_not_send_the_rename_twice(
         alice, type="group", name="Once", membersIds=[str(bob.id), str(carol.id)]
     )
     bob_xmpp = await world.login(bob)
-    ejabberd = world.container.messaging._rooms  # type: ignore[union-attr]
+    ejabberd = world.adapters.messaging._rooms  # type: ignore[union-attr]
     real = ejabberd.set_appearance
     failures = [DependencyFailed(Dependency.XMPP, "ejabberd change_room_option timed out")]
 
