@@ -27,7 +27,8 @@ from wschats.config import Settings
 
 def outbox_backlog(adapters: Adapters) -> OutboxBacklog | None:
     """How far XMPP delivery is behind, for the metrics: only XMPP deployments have an outbox."""
-    return adapters.outbox.backlog if adapters.messaging is not None else None
+    chat_server = adapters.messaging or adapters.chat_rooms
+    return adapters.outbox.backlog if chat_server is not None else None
 
 
 def create_app(settings: Settings | None = None, *, adapters: Adapters | None = None) -> FastAPI:

@@ -5,13 +5,13 @@ Two steps, as in cosmicpython's `bootstrap` (docs/architecture.md#composition-ro
 
 1. `build_adapters(settings, ...)` builds one adapter per port from the settings and starts
    it. Each keyword argument replaces the adapter that would be built: a test passes a fake
-   or a wrapper (a previewer that counts its renders), a command passes only what it has. An
-   adapter passed in stays the caller's to close; `Adapters.close` closes what it built.
+   or a wrapper (a previewer that counts its renders). An adapter passed in stays the
+   caller's to close; `Adapters.close` closes what it built.
 2. `build_services(settings, adapters)` builds the use cases over those adapters and starts
    their background loops (outbox relay, expired-token sweep, session watcher, storage
-   sweep). The `Container` it returns holds services only: the HTTP layer and the commands
-   reach the adapters through a service, never directly. `Container.close` stops the
-   services; the adapters are closed after it, by whoever built them.
+   sweep). The `Container` it returns holds services only: the HTTP layer reaches an adapter
+   through a service, never directly. `Container.close` stops the services; the adapters are
+   closed after it, by whoever built them.
 
 `wschats.app.create_app` runs both in the app's lifespan; the commands in `wschats.cli` build
 only the adapters they need with the `build_*` functions below.
@@ -99,8 +99,11 @@ class Adapters:
     previewer: Previewer
     pictures: PictureNormaliser  # the previewer's pool too, unless a previewer was given
     events: EventDispatcher
-    messaging: MessageDispatcher | None  # None without an XMPP server
-    outbox: OutboxQueue  # the XMPP commands recorded for the messaging relay
+    # The chat server, if any: one that takes the commands as they are (MongooseIM), or one
+    # whose rooms wschats keeps as the database says (ejabberd, docs/xmpp-rooms.md).
+    messaging: MessageDispatcher | None
+    chat_rooms: ChatRooms | None
+    outbox: OutboxQueue  # the XMPP commands recorded for the chat server
     clock: Clock
     closers: list[Closer] = field(default_factory=list)  # of what build_adapters built
 
@@ -119,6 +122,7 @@ async def build_adapters(
     pictures: PictureNormaliser | None = None,
     events: EventDispatcher | None = None,
     messaging: MessageDispatcher | None = None,
+    chat_rooms: ChatRooms | None = None,
     clock: Clock | None = None,
 ) -> Adapters:
     """The adapters `settings` name, started; each one given replaces the one built (and
@@ -154,9 +158,12 @@ async def build_adapters(
         if events is None:
             events = await build_events(settings)
             closers.append(events.close)
-        if messaging is None:
-            messaging = build_messaging(settings, database, directory)
-            if messaging is not None:
+        if messaging is None and chat_rooms is None:
+            if settings.xmpp == "ejabberd":
+                chat_rooms = build_ejabberd(settings)
+                closers.append(chat_rooms.close)
+            elif settings.xmpp == "mongooseim":
+                messaging = build_mongooseim(settings)
                 closers.append(messaging.close)
     except BaseException:
         for close in reversed(closers):
@@ -171,6 +178,7 @@ async def build_adapters(
         pictures=pictures,
         events=events,
         messaging=messaging,
+        chat_rooms=chat_rooms,
         outbox=SqlOutboxQueue(database),
         clock=clock or SystemClock(),
         closers=closers,
@@ -250,16 +258,9 @@ def build_ejabberd(settings: Settings) -> EjabberdMessageDispatcher:
     )
 
 
-def build_messaging(
-    settings: Settings, database: SqlDatabase, directory: DirectoryIdentity | None
-) -> MessageDispatcher | None:
-    if settings.xmpp == "none":
-        return None
+def build_mongooseim(settings: Settings) -> MongooseImMessageDispatcher:
     if not settings.xmpp_url:
         raise ValueError("WSC_XMPP_URL is required when WSC_XMPP is set")
-    if settings.xmpp == "ejabberd":
-        ejabberd = build_ejabberd(settings)
-        return ReconcilingDelivery(ejabberd, *room_sync(ejabberd, database, directory))
     return MongooseImMessageDispatcher(
         settings.xmpp_url,
         settings.xmpp_username or "",
@@ -311,11 +312,18 @@ def build_services(
         sweep = ExpiredTokenSweep(directory, settings.expired_token_sweep_seconds)
         sweep.start()
         closers.append(sweep.close)
+    dispatcher = adapters.messaging
+    if adapters.chat_rooms is not None:
+        delivery = ReconcilingDelivery(
+            adapters.chat_rooms, *room_sync(adapters.chat_rooms, database, directory)
+        )
+        closers.append(delivery.close)
+        dispatcher = delivery
     relay: OutboxRelay | None = None
-    if adapters.messaging is not None:
+    if dispatcher is not None:
         relay = OutboxRelay(
             adapters.outbox,
-            adapters.messaging,
+            dispatcher,
             clock,
             # Two connections a room at most (claim + work): half the pool stays for requests.
             parallel_rooms=max(1, settings.database_pool_size // 2),
