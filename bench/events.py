@@ -31,7 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import CLIENT_LIMITS
-from tests.servers import ServerProcess, create_user, server_env
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 

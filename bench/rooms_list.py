@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BIN, free_port, process
 from bench.wrk import WrkResult, wrk
-from tests.support.app import running_app
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.app import create_app
 from wschats.config import Settings
+from wschats.devtools.app import running_app
 from wschats.ports import NewUser
 
 QUERY = "/rooms?extraFields=members&extraFields=settings"

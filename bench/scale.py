@@ -1,6 +1,6 @@
 """Benchmark: costs that must follow the user's data, not the installation's (issue 16).
 
-On SQLite and on PostgreSQL, databases written with bulk SQL (tests/populate.py):
+On SQLite and on PostgreSQL, databases written with bulk SQL (wschats.devtools.populate):
 - small: 1,000 rooms of 10 members, a user in all 1,000;
 - large: 100,000 rooms of 10 (1,000,000 memberships), users in 10, 100 and 1,000 of them, and
   rooms of 10,000 and of 1,000,000 attachments (three at each timestamp).
@@ -41,12 +41,12 @@ import httpx
 
 from bench.common import BIN, free_port, process
 from bench.wrk import WrkResult, wrk
-from tests import populate
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.engine import SQLITE_MMAP_BYTES
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.repositories import attachment_page_statement, listing_statement
 from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.devtools import populate
 from wschats.domain.model import FileMetadata
 from wschats.ports import NewUser
 from wschats.services.attachments import encode_cursor

@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import WSCHATS, ServerProcess, create_user, server_env
+from wschats.devtools.servers import WSCHATS, ServerProcess, create_user, server_env
 
 PER_USER = 16  # the default of WSC_EVENTS_MAX_SOCKETS_PER_USER
 

@@ -26,7 +26,7 @@ from websockets.asyncio.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.events import AMQP, drop_database, postgres_database, start
-from tests.servers import ServerProcess, create_user, server_env
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 
 
 class Window:

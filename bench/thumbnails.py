@@ -35,10 +35,10 @@ import psutil
 from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests.servers: the real `wschats serve` process
+sys.path.insert(0, str(ROOT))  # bench.common, when run as a script
 
 from bench.common import BIN, RESULTS, free_port, process, record_results  # noqa: E402
-from tests.servers import ServerProcess, create_user, server_env  # noqa: E402
+from wschats.devtools.servers import ServerProcess, create_user, server_env  # noqa: E402
 
 SECTION = "## Thumbnails (bench/thumbnails.py)"
 # Answers every request 204 at once: what any server on this machine gets, for scale.

@@ -31,17 +31,12 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import WSCHATS
-from tests.web.conftest import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PASSWORD,
-    ROOT,
-    Person,
-    PrivateEjabberd,
-    Site,
-    start_site,
-)
+from bench.common import ROOT
+from wschats.devtools.chromium import CHROMIUM, CHROMIUM_ARGS
+from wschats.devtools.ejabberd import PrivateEjabberd
+from wschats.devtools.servers import WSCHATS, Person, Site, start_site
+
+PASSWORD = "correct horse battery"
 
 WAIT_MS = 600_000
 DOMAIN = "carbonio"

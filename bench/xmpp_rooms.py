@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,46 +32,21 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import free_port
 from bench.events import drop_database, postgres_database
-from tests.adapters.xmpp.xmpp_client import XmppUser
-from tests.support.app import running_app
 from wschats.adapters.db.migrate import upgrade
 from wschats.bootstrap import Adapters
 from wschats.config import Settings
+from wschats.devtools.app import running_app
+from wschats.devtools.ejabberd import PrivateEjabberd
+from wschats.devtools.xmpp_client import XmppUser
 from wschats.domain.escapes import decode_header, encode_text
 from wschats.ports import NewUser
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "carbonio"
 MUC = f"muclight.{HOST}"
 CONFIG = "{urn:xmpp:muclight:0#configuration}"
 PARALLEL_ROOMS = 20
 MESSAGE_WAIT_SECONDS = 120.0
-
-
-class Ejabberd:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.c2s_port = free_port()
-        self.http_port = free_port()
-        self.api_url = f"http://127.0.0.1:{self.http_port}/api"
-
-    def run(self, command: str) -> None:
-        env = {
-            **os.environ,
-            "WSC_EJABBERD_DIR": str(self.directory),
-            "WSC_EJABBERD_C2S_PORT": str(self.c2s_port),
-            "WSC_EJABBERD_HTTP_PORT": str(self.http_port),
-            "WSC_EJABBERD_FRESH": "1",
-        }
-        subprocess.run(
-            [str(ROOT / "scripts" / "ejabberd.sh"), command],
-            env=env,
-            check=True,
-            timeout=900,
-            capture_output=True,
-        )
 
 
 async def received_renames(
@@ -105,7 +79,7 @@ async def main(changes: int, room_count: int, database_url: str | None) -> int:
     per_room = changes // room_count
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
-        ejabberd = Ejabberd(data / "ejabberd")
+        ejabberd = PrivateEjabberd(data / "ejabberd")
         ejabberd.run("start")
         try:
             url = database_url or f"sqlite:///{data / 'db.sqlite'}"
@@ -138,7 +112,7 @@ async def side(
     adapters: Adapters,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
-    ejabberd: Ejabberd,
+    ejabberd: PrivateEjabberd,
     room_count: int,
 ) -> Side:
     directory = adapters.directory
@@ -178,7 +152,7 @@ async def run(
     adapters: Adapters,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
-    ejabberd: Ejabberd,
+    ejabberd: PrivateEjabberd,
     per_room: int,
     room_count: int,
 ) -> int:

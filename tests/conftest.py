@@ -23,12 +23,12 @@ from fastapi import FastAPI
 
 from tests.contract import operation_for, validate_http_response
 from tests.s3 import moto_server
-from tests.support.app import Running, running_app
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.tables import metadata
 from wschats.bootstrap import Adapters
 from wschats.config import Settings
 from wschats.container import Container
+from wschats.devtools.app import Running, running_app
 from wschats.ports import EventStream, NewUser
 
 PG_ADMIN_URL = os.environ.get("WSC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -125,7 +125,7 @@ async def clean(adapters: Adapters) -> AsyncIterator[None]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def api_with(settings: Settings, clean: None) -> AsyncIterator[Any]:
     """Builds an app on the test database with other settings: `await api_with(**changes)`;
-    `adapters={"previewer": ...}` replaces adapters (see tests/support/app.py). Those apps
+    `adapters={"previewer": ...}` replaces adapters (see wschats.devtools.app). Those apps
     stop before the tables are emptied."""
     async with AsyncExitStack() as stack:
 

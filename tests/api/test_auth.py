@@ -11,15 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import Api, User, Users
+from tests.support.errors import assert_error
 from wschats.bootstrap import Adapters
 from wschats.ports import NewUser
-
-
-def assert_error(response: Any, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    message = response.json()["message"]
-    for word in words:
-        assert word.lower() in message.lower(), message
 
 
 def cookie(token: str) -> dict[str, str]:

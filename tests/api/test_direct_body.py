@@ -24,12 +24,12 @@ import uvicorn
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
-from tests.servers import free_port
 from wschats.adapters.blobs import LocalBlobStore
 from wschats.adapters.blobs.keys import InvalidKeyError
 from wschats.api import direct_body
 from wschats.api.bounded_httptools import BODY_TIMEOUT_S, head_limit_protocol
 from wschats.api.uploads import RequestBody
+from wschats.devtools.servers import free_port
 from wschats.domain.errors import BadRequest, RequestTimeout
 from wschats.ports import DirectSource
 

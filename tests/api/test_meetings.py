@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import new_room
 from tests.conftest import Api, EventCapture, User, Users
 from tests.contract import validate_schema
+from tests.support.errors import assert_error
+from tests.support.rooms import new_room
 
 
 async def create_meeting(api: Api, caller: User, room_id: str, **fields: Any) -> dict[str, Any]:
@@ -19,15 +20,6 @@ async def create_meeting(api: Api, caller: User, room_id: str, **fields: Any) ->
     body: dict[str, Any] = response.json()
     validate_schema("Meeting", body)
     return body
-
-
-def assert_error(response: Any, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"message", "traceId"}
-    for word in words:
-        assert word.lower() in body["message"].lower(), body["message"]
 
 
 async def get_json(api: Api, path: str, caller: User) -> Any:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import new_room
 from tests.conftest import Api, EventCapture, User, Users
+from tests.support.errors import assert_error
+from tests.support.rooms import new_room
 
 # --------------------------------------------------------------------------------- helpers
 
@@ -32,13 +33,6 @@ async def add(api: Api, room_id: str, caller: User, user_id: uuid.UUID | str, **
     return await api.post(
         f"/rooms/{room_id}/members", caller, json_body={"userId": str(user_id), **fields}
     )
-
-
-def assert_error(response: Any, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    message = response.json()["message"]
-    for word in words:
-        assert word.lower() in message.lower(), message
 
 
 # --------------------------------------------------------------------------------- list

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
-from tests.api.helpers import new_room
 from tests.conftest import Api, EventCapture, User, Users
+from tests.support.errors import assert_error
+from tests.support.rooms import new_room
 
 
 async def owners(api: Api, room_id: str, caller: User) -> list[str]:
@@ -20,13 +20,6 @@ async def owners(api: Api, room_id: str, caller: User) -> list[str]:
 def owner_path(room_id: str, target: User | uuid.UUID | str) -> str:
     target_id = target.id if isinstance(target, User) else target
     return f"/rooms/{room_id}/members/{target_id}/owner"
-
-
-def assert_error(response: Any, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    message = response.json()["message"]
-    for word in words:
-        assert word.lower() in message.lower(), message
 
 
 async def test_promote_then_demote(api: Api, users: Users) -> None:

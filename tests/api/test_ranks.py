@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_rooms_create import (
+from tests.conftest import Api, EventCapture, User, Users
+from tests.support.errors import assert_error
+from tests.support.rooms import (
     Json,
-    assert_error,
     assert_json,
     new_channel,
     new_group,
@@ -23,7 +24,6 @@ from tests.api.test_rooms_create import (
     revoke,
     unknown_id,
 )
-from tests.conftest import Api, EventCapture, User, Users
 from wschats.bootstrap import Adapters
 
 WORKSPACES_RANK = "/rooms/workspaces/rank"

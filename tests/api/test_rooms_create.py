@@ -1,119 +1,34 @@
-"""POST /rooms (behaviour.md#create-room as amended by DECISIONS.md#serving, #errors and #rooms).
-
-The helpers at the top (room creation, error checks) are shared by the other rooms tests.
-"""
+"""POST /rooms (behaviour.md#create-room as amended by DECISIONS.md#serving, #errors and #rooms)."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import Api, EventCapture, User, Users
+from tests.support.errors import assert_error
+from tests.support.rooms import (
+    Json,
+    assert_json,
+    create_room,
+    ids,
+    members_of,
+    new_channel,
+    new_group,
+    new_one_to_one,
+    new_workspace,
+    only_event,
+    revoke,
+    room_ids_of,
+    unknown_id,
+)
 from wschats.bootstrap import Adapters
-
-Json = dict[str, Any]
 
 # Fields a Room response must never carry whatever its type (DECISIONS.md#rooms: `membersIds`).
 NEVER_RENDERED = {"membersIds", "pictureUpdatedAt", "meetingId"}
-
-
-# ------------------------------------------------------------------------------ shared helpers
-
-
-def ids(*people: User) -> list[str]:
-    return [str(p.id) for p in people]
-
-
-def unknown_id() -> str:
-    return str(uuid.uuid4())
-
-
-def assert_error(response: httpx.Response, status: int, *words: str) -> str:
-    """The response is the error `status` with a JSON `{message, traceId}` (DECISIONS.md#errors).
-
-    `words` must all appear in the message (case-insensitive); they show which rule fired
-    when two rules would give the same status.
-    """
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert set(body) == {"message", "traceId"}, body
-    assert body["message"] and body["traceId"]
-    for word in words:
-        assert word.lower() in body["message"].lower(), (word, body["message"])
-    return str(body["message"])
-
-
-def assert_json(response: httpx.Response, status: int) -> Any:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    return response.json()
-
-
-async def create_room(api: Api, creator: User, body: Json) -> Json:
-    room: Json = assert_json(await api.post("/rooms", creator, json_body=body), 201)
-    return room
-
-
-async def new_group(api: Api, creator: User, *members: User, name: str = "Group") -> Json:
-    return await create_room(
-        api, creator, {"type": "group", "name": name, "membersIds": ids(*members)}
-    )
-
-
-async def new_workspace(
-    api: Api, creator: User, *members: User, name: str | None = "Workspace"
-) -> Json:
-    body: Json = {"type": "workspace", "membersIds": ids(*members)}
-    if name is not None:
-        body["name"] = name
-    return await create_room(api, creator, body)
-
-
-async def new_channel(
-    api: Api, owner: User, workspace_id: str, name: str | None = "Channel"
-) -> Json:
-    body: Json = {"type": "channel", "parentId": workspace_id}
-    if name is not None:
-        body["name"] = name
-    return await create_room(api, owner, body)
-
-
-async def new_one_to_one(api: Api, creator: User, other: User) -> Json:
-    return await create_room(api, creator, {"type": "one_to_one", "membersIds": ids(other)})
-
-
-async def new_temporary(api: Api, creator: User, *members: User) -> Json:
-    return await create_room(
-        api, creator, {"type": "temporary", "name": "Temp", "membersIds": ids(*members)}
-    )
-
-
-def members_of(*entries: tuple[User, bool]) -> list[Json]:
-    return [{"userId": str(user.id), "owner": owner} for user, owner in entries]
-
-
-async def room_ids_of(api: Api, user: User) -> list[str]:
-    rooms = assert_json(await api.get("/rooms", user), 200)
-    return [r["id"] for r in rooms]
-
-
-async def revoke(adapters: Adapters, user: User) -> None:
-    directory = adapters.directory
-    assert directory is not None
-    assert await directory.revoke_token(user.token)
-
-
-async def only_event(events: EventCapture, person: User, type_: str) -> Json:
-    received = await events.received(person)
-    assert [e["type"] for e in received] == [type_], received
-    event: Json = received[0]
-    assert isinstance(event["sentDate"], str) and event["sentDate"].endswith("Z")
-    return event
 
 
 # ------------------------------------------------------------------------------ group

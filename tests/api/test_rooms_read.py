@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_rooms_create import (
+from tests.conftest import Api, User, Users
+from tests.support.errors import assert_error
+from tests.support.rooms import (
     Json,
-    assert_error,
     assert_json,
     members_of,
     new_channel,
@@ -19,7 +20,6 @@ from tests.api.test_rooms_create import (
     revoke,
     unknown_id,
 )
-from tests.conftest import Api, User, Users
 from wschats.bootstrap import Adapters
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_rooms_create import (
+from tests.conftest import Api, EventCapture, User, Users
+from tests.support.errors import assert_error
+from tests.support.rooms import (
     Json,
-    assert_error,
     assert_json,
     create_room,
     new_channel,
@@ -22,7 +23,6 @@ from tests.api.test_rooms_create import (
     room_ids_of,
     unknown_id,
 )
-from tests.conftest import Api, EventCapture, User, Users
 from wschats.bootstrap import Adapters
 
 

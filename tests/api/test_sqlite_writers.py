@@ -18,9 +18,9 @@ import pytest_asyncio
 
 from tests.conftest import Api, Users
 from tests.files.support import upload_attachment
-from tests.support.app import running_app
 from wschats.adapters.db.migrate import upgrade
 from wschats.config import Settings
+from wschats.devtools.app import running_app
 
 WRITERS = 64
 

@@ -4,23 +4,14 @@ the events the other members get (DECISIONS.md#deleting-a-user), on both databas
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from PIL import Image
 
 from tests.conftest import Api, EventCapture, User, Users
+from tests.support.rooms import new_room
 from wschats.bootstrap import Adapters, SystemClock
 from wschats.domain.escapes import encode_text
 from wschats.services.accounts import AccountService
-
-
-async def room(api: Api, creator: User, kind: str, *members: User, **fields: Any) -> str:
-    body = {"type": kind, "membersIds": [str(m.id) for m in members], **fields}
-    if kind in ("group", "temporary") and "name" not in body:
-        body["name"] = kind
-    response = await api.post("/rooms", creator, json_body=body)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def png() -> bytes:
@@ -39,12 +30,12 @@ async def test_deleting_a_user_leaves_their_rooms_in_good_hands(
     api: Api, users: Users, events: EventCapture, adapters: Adapters
 ) -> None:
     alice, bob, carol, dave = await users.many(4)
-    led = await room(api, alice, "group", bob, carol)  # alice the only owner
-    joined = await room(api, bob, "group", alice, carol)  # bob owns it
-    pair = await room(api, alice, "one_to_one", dave)
-    alone = await room(api, alice, "temporary")  # alice its only member
-    workspace = await room(api, alice, "workspace", bob, carol, name="ws")
-    channel = await room(api, alice, "channel", parentId=workspace, name="news")
+    led = await new_room(api, alice, "group", [bob, carol])  # alice the only owner
+    joined = await new_room(api, bob, "group", [alice, carol])  # bob owns it
+    pair = await new_room(api, alice, "one_to_one", [dave])
+    alone = await new_room(api, alice, "temporary")  # alice its only member
+    workspace = await new_room(api, alice, "workspace", [bob, carol])
+    channel = await new_room(api, alice, "channel", parent=workspace)
     sent = await api.post(
         f"/rooms/{led}/attachments",
         alice,
@@ -104,7 +95,7 @@ async def test_deleting_a_user_without_rooms_or_picture_changes_nothing_else(
     api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice, bob, carol = await users.many(3)
-    kept = await room(api, bob, "group", carol, await users.new())
+    kept = await new_room(api, bob, "group", [carol, await users.new()])
 
     accounts = AccountService(adapters.database, adapters.events, adapters.blobs, SystemClock())
     removal = await accounts.remove_user(alice.id)

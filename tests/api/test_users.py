@@ -9,17 +9,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api, User, Users
+from tests.support.errors import assert_error
 from wschats.bootstrap import Adapters
 from wschats.config import Settings
 from wschats.domain.model import ChatsUser, UserType
 from wschats.ports import NewUser
-
-
-def assert_error(response: Any, status: int, *words: str) -> None:
-    assert response.status_code == status, response.text
-    message = response.json()["message"]
-    for word in words:
-        assert word.lower() in message.lower(), message
 
 
 def as_user(user: User) -> dict[str, Any]:

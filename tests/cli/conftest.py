@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import WSCHATS, ServerProcess, server_env
+from wschats.devtools.servers import WSCHATS, ServerProcess, server_env
 
 PG_ADMIN_URL = os.environ.get("WSC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 COMMAND_TIMEOUT_S = 120

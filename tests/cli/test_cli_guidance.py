@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import COMMAND_TIMEOUT_S, Cli, Result
-from tests.servers import WSCHATS, free_port
+from wschats.devtools.servers import WSCHATS, free_port
 
 # Every command reads the settings first; each must refuse them the same way.
 COMMANDS = [

@@ -18,8 +18,8 @@ from tests.files.support import (
     image_bytes,
     stored_view,
 )
-from tests.servers import ServerProcess, create_user
 from wschats.config import Settings
+from wschats.devtools.servers import ServerProcess, create_user
 from wschats.domain.escapes import encode_text
 
 

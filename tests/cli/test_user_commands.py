@@ -7,7 +7,7 @@ import subprocess
 import uuid
 
 from tests.cli.conftest import COMMAND_TIMEOUT_S, Cli, Server
-from tests.servers import WSCHATS
+from wschats.devtools.servers import WSCHATS
 
 
 def email(name: str) -> str:

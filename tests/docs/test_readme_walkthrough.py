@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.servers import ServerProcess
+from wschats.devtools.servers import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_ADDRESS = "127.0.0.1:10000"

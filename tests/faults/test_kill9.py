@@ -10,14 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import (
-    ServerProcess,
-    create_user,
-    paced_body,
-    payload,
-    server_env,
-    storage_check,
-)
+from tests.servers import paced_body, payload, storage_check
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 from wschats.domain.escapes import encode_text
 
 CONCURRENT = 100

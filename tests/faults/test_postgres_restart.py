@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ServerProcess, create_user, server_env
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 
 
 def pg_ctl(action: str) -> None:

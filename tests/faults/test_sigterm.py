@@ -14,7 +14,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import ServerProcess, create_user, server_env, storage_check
+from tests.servers import storage_check
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 from wschats.domain.escapes import encode_text
 
 

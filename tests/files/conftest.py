@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 
 from tests.files.support import S3_ACCESS_KEY, S3_SECRET_KEY, Stored, stored_view
-from tests.support.app import Running, running_app
 from wschats.adapters.db.migrate import upgrade
 from wschats.config import Settings
+from wschats.devtools.app import Running, running_app
 
 PG_ADMIN_URL = os.environ.get("WSC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 from uuid import UUID
 
@@ -183,32 +183,6 @@ async def upload_attachment(
         content=data,
         headers=upload_headers(name, mime_type) | extra,
     )
-
-
-async def new_group(api: Api, owner: User, *members: User) -> dict[str, Any]:
-    response = await api.post(
-        "/rooms",
-        owner,
-        json_body={
-            "name": "files",
-            "description": "",
-            "type": "group",
-            "membersIds": [str(m.id) for m in members],
-        },
-    )
-    assert response.status_code == 201, response.text
-    room: dict[str, Any] = response.json()
-    return room
-
-
-async def new_room(api: Api, owner: User, room_type: str, *members: User) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": room_type, "membersIds": [str(m.id) for m in members]}
-    if room_type != "one_to_one":
-        body["name"] = room_type
-    response = await api.post("/rooms", owner, json_body=body)
-    assert response.status_code == 201, response.text
-    room: dict[str, Any] = response.json()
-    return room
 
 
 @asynccontextmanager

@@ -12,11 +12,10 @@ from tests.files.support import (
     Stored,
     broken_storage,
     image_bytes,
-    new_group,
-    new_room,
     upload_attachment,
     upload_headers,
 )
+from tests.support.rooms import new_group, new_room, new_workspace
 from wschats.bootstrap import Adapters
 from wschats.domain.escapes import encode_text
 
@@ -222,7 +221,7 @@ async def test_workspaces_and_channels_have_no_attachments(
     api: Api, users: Users, stored: Stored
 ) -> None:
     owner, a, b = await users.many(3)
-    workspace = await new_room(api, owner, "workspace", a, b)
+    workspace = await new_workspace(api, owner, a, b)
     assert (await upload_attachment(api, owner, workspace["id"], b"x")).status_code == 400
     channel = await api.post(
         "/rooms", owner, json_body={"type": "channel", "name": "c", "parentId": workspace["id"]}
@@ -230,8 +229,8 @@ async def test_workspaces_and_channels_have_no_attachments(
     assert channel.status_code == 201
     assert (await upload_attachment(api, owner, channel.json()["id"], b"x")).status_code == 400
     for room_type, members in (("one_to_one", (a,)), ("temporary", ())):
-        room = await new_room(api, owner, room_type, *members)
-        assert (await upload_attachment(api, owner, room["id"], b"x")).status_code == 201
+        room_id = await new_room(api, owner, room_type, members)
+        assert (await upload_attachment(api, owner, room_id, b"x")).status_code == 201
     assert len(await stored.keys()) == 2
 
 

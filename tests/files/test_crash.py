@@ -14,8 +14,9 @@ import pytest
 
 from tests.conftest import Users
 from tests.files.support import Stored, server_env_for
-from tests.servers import ServerProcess, paced_body, payload, storage_check
+from tests.servers import paced_body, payload, storage_check
 from wschats.config import Settings
+from wschats.devtools.servers import ServerProcess
 from wschats.domain.escapes import encode_text
 
 UPLOADS = 20

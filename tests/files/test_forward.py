@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 from tests.conftest import Api, EventCapture, Users
-from tests.files.support import Stored, new_group, upload_attachment
+from tests.files.support import Stored, upload_attachment
+from tests.support.rooms import new_group
 
 
 def attachment_message(attachment_id: str, room_id: str = "r") -> str:

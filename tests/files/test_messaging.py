@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest_asyncio
 
 from tests.conftest import Api, User, Users
-from tests.files.support import image_bytes, new_group, upload_attachment
+from tests.files.support import image_bytes, upload_attachment
+from tests.support.rooms import new_group
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
 from wschats.bootstrap import Adapters, SystemClock

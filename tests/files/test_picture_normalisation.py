@@ -17,8 +17,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Api, Users
-from tests.files.support import Stored, decoded, new_group, upload_headers
+from tests.files.support import Stored, decoded, upload_headers
 from tests.metadata import SECRET, SOURCES, metadata_blocks, swapped_profile
+from tests.support.rooms import new_group
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

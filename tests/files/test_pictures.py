@@ -12,7 +12,8 @@ from typing import Any
 from PIL import Image
 
 from tests.conftest import Api, EventCapture, User, Users
-from tests.files.support import Stored, decoded, image_bytes, new_group, new_room, upload_headers
+from tests.files.support import Stored, decoded, image_bytes, upload_headers
+from tests.support.rooms import new_group, new_room
 
 
 async def put_room_picture(
@@ -145,8 +146,8 @@ async def test_room_picture_rules(api: Api, users: Users, stored: Stored) -> Non
         ("temporary", ()),
         ("workspace", (member, stranger)),
     ):
-        other = await new_room(api, owner, room_type, *members)
-        assert (await put_room_picture(api, owner, other["id"], png)).status_code == 400, room_type
+        other = await new_room(api, owner, room_type, members)
+        assert (await put_room_picture(api, owner, other, png)).status_code == 400, room_type
     # Declared size over the capability (64 KiB here): 400 whatever the bytes.
     too_big = image_bytes("BMP", (200, 200))
     assert len(too_big) > 64 * 1024

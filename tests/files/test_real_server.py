@@ -25,8 +25,8 @@ import pytest
 
 from tests.conftest import User, Users
 from tests.files.support import Stored, server_env_for
-from tests.servers import ServerProcess
 from wschats.config import Settings
+from wschats.devtools.servers import ServerProcess
 from wschats.domain.escapes import encode_text
 
 READ_TIMEOUT_S = 15.0

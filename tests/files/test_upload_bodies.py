@@ -12,7 +12,8 @@ import uuid
 from collections.abc import AsyncIterator
 
 from tests.conftest import Api, Users
-from tests.files.support import Stored, image_bytes, new_group, upload_headers
+from tests.files.support import Stored, image_bytes, upload_headers
+from tests.support.rooms import new_group
 from wschats.container import Container
 from wschats.domain.model import Principal
 

@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import Api, User, Users
 from tests.contract import validate_http_response
-from tests.files.support import Stored, new_group, upload_headers
+from tests.files.support import Stored, upload_headers
+from tests.support.rooms import new_group
 from wschats.api.observability import REQUEST_LOGGER
 
 

@@ -15,10 +15,10 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.app import Running, running_app
 from wschats.adapters.db.migrate import upgrade
 from wschats.bootstrap import Adapters
 from wschats.config import Settings
+from wschats.devtools.app import Running, running_app
 from wschats.ports import NewUser
 
 

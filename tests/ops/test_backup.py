@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from tests.servers import WSCHATS, ServerProcess
+from wschats.devtools.servers import WSCHATS, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_S = 300

@@ -21,8 +21,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.servers import ServerProcess, create_user, free_port
 from wschats.config import Settings
+from wschats.devtools.servers import ServerProcess, create_user, free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 ENV_EXAMPLE = DEPLOY / "production.env.example"

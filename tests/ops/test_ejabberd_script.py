@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port
+from wschats.devtools.servers import free_port
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ejabberd.sh"
 HOST = "carbonio"

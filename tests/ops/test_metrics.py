@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from tests.ops.conftest import AppFactory, sample
-from tests.servers import free_port
+from wschats.devtools.servers import free_port
 
 
 async def scrape(client: httpx.AsyncClient, token: str | None = None) -> str:

@@ -20,8 +20,8 @@ import pytest_asyncio
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from tests.servers import ServerProcess, free_port, server_env
 from wschats.api.bounded_httptools import default_max_connections, head_limit_protocol
+from wschats.devtools.servers import ServerProcess, free_port, server_env
 
 GUARD_S = 30.0  # how long a client waits before calling the server hung
 TIMEOUT_S = 0.5  # the server's small timeouts in these tests

@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.ops.conftest import sample
-from tests.servers import ServerProcess, create_user, server_env
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 
 DEADLINE_S = 20
 

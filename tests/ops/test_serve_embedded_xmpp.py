@@ -20,8 +20,8 @@ import httpx
 import pytest
 from slixmpp import JID
 
-from tests.adapters.xmpp.xmpp_client import XmppUser
-from tests.servers import free_port
+from wschats.devtools.servers import free_port
+from wschats.devtools.xmpp_client import XmppUser
 
 ROOT = Path(__file__).resolve().parents[2]
 START_WAIT_S = 180.0  # bounds against a hang, not speed requirements

@@ -28,14 +28,14 @@ import pytest_asyncio
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
-from tests.api.test_rooms_create import new_group
 from tests.conftest import Api, User, Users, database_url_for
-from tests.support.app import Running, running_app
+from tests.support.rooms import new_group
 from wschats.adapters.blobs import LocalBlobStore, S3BlobStore
 from wschats.adapters.db.migrate import upgrade
 from wschats.bootstrap import Adapters, build_previewer
 from wschats.config import Settings
 from wschats.container import Container
+from wschats.devtools.app import Running, running_app
 from wschats.domain.files import blob_key
 from wschats.domain.model import FileMetadata, FileType
 from wschats.domain.previews import PreviewRequest, Rendered

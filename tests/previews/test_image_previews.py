@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.test_rooms_create import assert_error
 from tests.conftest import Api
 from tests.previews.conftest import BLUE, GREEN, PATH, RED, Room, Samples, image_of, near, pixel
+from tests.support.errors import assert_error
 
 WHITE = (255, 255, 255)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.test_rooms_create import assert_error
 from tests.conftest import Api
 from tests.previews.conftest import (
     BLUE,
@@ -19,6 +18,7 @@ from tests.previews.conftest import (
     page_colours,
     pixel,
 )
+from tests.support.errors import assert_error
 
 
 def assert_pages(actual: list[tuple[int, ...]], expected: list[tuple[int, int, int]]) -> None:

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import httpx
 
-from tests.api.test_rooms_create import assert_error
 from tests.conftest import Api
 from tests.previews.conftest import (
     PATH,
@@ -22,8 +21,9 @@ from tests.previews.conftest import (
     assert_preview,
     image_of,
 )
-from tests.support.app import Running
+from tests.support.errors import assert_error
 from wschats.config import Settings
+from wschats.devtools.app import Running
 from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.previews import PreviewRequest, Rendered
 from wschats.ports import Previewer

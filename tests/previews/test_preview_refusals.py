@@ -7,9 +7,10 @@ import uuid
 
 import pytest
 
-from tests.api.test_rooms_create import assert_error, assert_json
 from tests.conftest import Api
 from tests.previews.conftest import PATH, Room, Samples, another_app, store_file
+from tests.support.errors import assert_error
+from tests.support.rooms import assert_json
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.bootstrap import Adapters
 from wschats.config import Settings

@@ -11,9 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
-from tests.servers import ServerProcess, create_user, server_env
+from tests.support.sockets import next_of_type
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 
@@ -41,14 +42,6 @@ def two_servers(
         server.stop()
 
 
-async def frames_until(ws: ClientConnection, event_type: str, wait: float = 30) -> dict[str, Any]:
-    async with asyncio.timeout(wait):
-        while True:
-            frame = json.loads(await ws.recv())
-            if frame["type"] == event_type:
-                return dict(frame)
-
-
 async def health(server: ServerProcess) -> dict[str, Any]:
     async with httpx.AsyncClient() as client:
         return dict((await client.get(server.url + "/health")).json())
@@ -74,7 +67,7 @@ async def test_events_cross_processes_and_survive_a_broker_restart(
         assert created.status_code == 201
         room_id = created.json()["id"]
         # Made through process A, delivered by process B to its socket.
-        assert (await frames_until(ws, "ROOM_CREATED"))["roomId"] == room_id
+        assert (await next_of_type(ws, "ROOM_CREATED", wait=30))["roomId"] == room_id
 
         rabbitmqctl("stop_app")
         try:
@@ -97,7 +90,7 @@ async def test_events_cross_processes_and_survive_a_broker_restart(
         for attempt in range(20):
             await via_a.put(f"/rooms/{room_id}", json={"name": f"after {attempt}"})
             try:
-                event = await frames_until(ws, "ROOM_UPDATED", wait=3)
+                event = await next_of_type(ws, "ROOM_UPDATED", wait=3)
             except TimeoutError:
                 continue
             if event["name"].startswith("after"):

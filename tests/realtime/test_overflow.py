@@ -19,11 +19,11 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import free_port
 from wschats.adapters.db.migrate import upgrade
 from wschats.app import create_app
 from wschats.bootstrap import Adapters, build_adapters
 from wschats.config import Settings
+from wschats.devtools.servers import free_port
 from wschats.domain.events import Delivery, RoomMuted
 from wschats.domain.time import utc_now
 from wschats.ports import NewUser

@@ -20,17 +20,24 @@ import pytest
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 
-from tests.servers import WSCHATS, ServerProcess, create_user, server_env
+from tests.support.rooms import new_group_on
+from tests.support.sockets import (
+    WAIT,
+    another_token,
+    connected,
+    frames_until_closed,
+    next_of_type,
+    open_socket,
+)
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.identity.directory import DirectoryIdentity
+from wschats.devtools.servers import WSCHATS, ServerProcess, create_user, server_env
 
 PER_USER = 3
 PER_PROCESS = 8
 ALLOWED_ORIGIN = "https://app.example"
-WAIT = 15.0  # upper bound for anything expected to happen
 
 
 def serving(tmp_path_factory: pytest.TempPathFactory, per_process: int) -> ServerProcess:
@@ -67,10 +74,7 @@ class Person:
         self.token = token
 
     def socket(self, token: str | None = None, **headers: str) -> Any:
-        return connect(
-            self.server.ws_url + "/events",
-            additional_headers={"Authorization": f"Bearer {token or self.token}", **headers},
-        )
+        return open_socket(self.server, token or self.token, **headers)
 
     async def call(
         self, method: str, path: str, body: Any = None, token: str | None = None
@@ -80,11 +84,7 @@ class Person:
             return await client.request(method, path, json=body, headers=headers)
 
     async def another_token(self, ttl: int = 3600) -> str:
-        database = SqlDatabase(self.server.env["WSC_DATABASE_URL"])
-        try:
-            return await DirectoryIdentity(database).issue_token(self.id, ttl)
-        finally:
-            await database.close()
+        return await another_token(self.server.env["WSC_DATABASE_URL"], self.id, ttl)
 
 
 async def person(server: ServerProcess, name: str, ttl: int = 3600) -> Person:
@@ -115,41 +115,6 @@ def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def connected(ws: ClientConnection) -> None:
-    first = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-    assert first["type"] == "websocketConnected"
-
-
-async def frames_until_closed(ws: ClientConnection) -> tuple[list[dict[str, Any]], int | None]:
-    """The frames the socket still gets, and its close code, once the server closes it."""
-    frames: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(WAIT):
-            while True:
-                frames.append(json.loads(await ws.recv()))
-    except ConnectionClosed as closed:
-        return frames, closed.rcvd.code if closed.rcvd else None
-    raise AssertionError("unreachable")
-
-
-async def next_of_type(ws: ClientConnection, event_type: str) -> dict[str, Any]:
-    async with asyncio.timeout(WAIT):
-        while True:
-            frame = dict(json.loads(await ws.recv()))
-            if frame["type"] == event_type:
-                return frame
-
-
-async def create_group(creator: Person, *members: Person) -> str:
-    created = await creator.call(
-        "POST",
-        "/rooms",
-        {"type": "group", "name": "g", "membersIds": [str(m.id) for m in members]},
-    )
-    assert created.status_code == 201, created.text
-    return str(created.json()["id"])
-
-
 def refusal(refused: pytest.ExceptionInfo[InvalidStatus]) -> tuple[int, dict[str, Any]]:
     response = refused.value.response
     return response.status_code, json.loads(response.body or b"{}")
@@ -165,7 +130,8 @@ async def test_logout_ends_its_sockets_before_the_next_event(people: list[Person
         for ws in (first, second, kept):
             await connected(ws)
         assert (await alice.call("DELETE", "/auth/token")).status_code == 204
-        room_id = await create_group(bob, alice, carol)  # right after the logout
+        # Right after the logout:
+        room_id = await new_group_on(bob.server, bob.token, alice.id, carol.id)
 
         for ws in (first, second):
             frames, code = await frames_until_closed(ws)
@@ -206,7 +172,7 @@ async def test_cli_revoke_user_ends_every_socket_of_the_user(
         assert result.stdout.strip() == f"revoked 2 token(s) of {erin.id}"
         for ws in (a, b):
             assert (await frames_until_closed(ws))[1] == 1008
-        room_id = await create_group(outsider, people[0], people[1])
+        room_id = await new_group_on(outsider.server, outsider.token, people[0].id, people[1].id)
         assert (await next_of_type(other, "ROOM_CREATED"))["roomId"] == room_id
     for token in (erin.token, second_token):
         assert (await erin.call("GET", "/rooms", token=token)).status_code == 401

@@ -15,7 +15,8 @@ import pytest_asyncio
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from tests.servers import ServerProcess, create_user, server_env
+from tests.support.sockets import connected
+from wschats.devtools.servers import ServerProcess, create_user, server_env
 
 QUEUE_SIZE = 5
 
@@ -66,12 +67,6 @@ def small_buffer_socket(port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
     sock.connect(("127.0.0.1", port))
     return sock
-
-
-async def connected(ws: ClientConnection) -> str:
-    first = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert first["type"] == "websocketConnected"
-    return str(uuid.UUID(first["queueId"]))
 
 
 async def next_event(ws: ClientConnection, wait: float = 10) -> dict[str, Any]:

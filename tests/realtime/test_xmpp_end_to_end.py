@@ -6,119 +6,18 @@ without disturbing other tests.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import secrets
-import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
-
-import httpx
-import pytest
-import pytest_asyncio
 
 from tests.adapters.xmpp.graphql_endpoint import graphql_endpoint
-from tests.adapters.xmpp.xmpp_client import XmppUser
-from tests.servers import free_port
-from tests.support.app import running_app
+from tests.support.xmpp import CONFIG, HOST, World, until_outbox_empty
 from wschats.adapters.db.migrate import upgrade
-from wschats.bootstrap import Adapters
 from wschats.config import Settings
+from wschats.devtools.app import running_app
+from wschats.devtools.xmpp_client import XmppUser
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ejabberd.sh"
-CONFIG = "{urn:xmpp:muclight:0#configuration}"
-HOST = "carbonio"
-
-
-@dataclass
-class PrivateEjabberd:
-    directory: Path
-    c2s_port: int
-    http_port: int
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}/api"
-
-    def _run(self, command: str, keep: bool = False) -> None:
-        env = {
-            **os.environ,
-            "WSC_EJABBERD_DIR": str(self.directory),
-            "WSC_EJABBERD_C2S_PORT": str(self.c2s_port),
-            "WSC_EJABBERD_HTTP_PORT": str(self.http_port),
-            "WSC_EJABBERD_FRESH": "0" if keep else "1",
-        }
-        done = subprocess.run(
-            [str(SCRIPT), command], env=env, capture_output=True, text=True, timeout=900
-        )
-        assert done.returncode == 0, f"ejabberd {command}: {done.stdout}{done.stderr}"
-
-    def start(self, keep: bool = False) -> None:
-        self._run("start", keep)
-
-    def stop(self) -> None:
-        self._run("stop")
-
-
-@pytest.fixture(scope="module")
-def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEjabberd]:
-    server = PrivateEjabberd(tmp_path_factory.mktemp("ejabberd"), free_port(), free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@dataclass
-class Person:
-    id: UUID
-    token: str
-    xmpp_password: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
-@dataclass
-class World:
-    adapters: Adapters
-    client: httpx.AsyncClient
-    ejabberd: PrivateEjabberd
-
-    async def person(self) -> Person:
-        directory = self.adapters.directory
-        assert directory is not None
-        user_id = uuid4()
-        await directory.add_users([NewUser(id=user_id, email=f"{user_id}@x.io", name="P")])
-        password = secrets.token_urlsafe(12)
-        async with httpx.AsyncClient(base_url=self.ejabberd.api_url + "/") as admin:
-            registered = await admin.post(
-                "register", json={"user": str(user_id), "host": HOST, "password": password}
-            )
-            assert registered.status_code == 200, registered.text
-        return Person(user_id, await directory.issue_token(user_id, 3600), password)
-
-    async def login(self, person: Person) -> XmppUser:
-        client = XmppUser(f"{person.id}@{HOST}", person.xmpp_password, self.ejabberd.c2s_port)
-        await client.login()
-        return client
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def world(ejabberd: PrivateEjabberd, tmp_path: Path) -> AsyncIterator[World]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    settings = Settings(
-        data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
-    )
-    async with running_app(settings) as running, running.client() as client:
-        yield World(running.adapters, client, ejabberd)
 
 
 def config(message: ET.Element) -> dict[str, Any]:
@@ -193,7 +92,7 @@ async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> 
         json={"type": "group", "name": "g", "membersIds": [str(bob.id), str(carol.id)]},
     )
     room_id = created.json()["id"]
-    await _until_delivered(world)
+    await world.delivered()
 
     world.ejabberd.stop()
     try:
@@ -209,7 +108,7 @@ async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> 
     finally:
         world.ejabberd.start(keep=True)
 
-    await _until_delivered(world)
+    await world.delivered()
     bob_xmpp = await world.login(bob)
     try:
         archive = await bob_xmpp.archive(f"{room_id}@muclight.{HOST}")
@@ -223,19 +122,6 @@ async def test_an_outage_delays_system_messages_but_loses_none(world: World) -> 
         await bob_xmpp.close()
     health = (await world.client.get("/health")).json()
     assert {"name": "xmpp_server", "isHealthy": True} in health["dependencies"]
-
-
-async def _until_delivered(world: World) -> None:
-    await until_outbox_empty(world.adapters)
-
-
-async def until_outbox_empty(adapters: Adapters, limit: float = 90.0) -> None:
-    """Wait (bounded) until every recorded command has been delivered."""
-    for _ in range(int(limit / 0.2)):
-        if (await adapters.outbox.backlog())[0] == 0:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("the outbox was not delivered in time")
 
 
 async def test_the_original_graphql_calls_reach_mongooseim(tmp_path: Path) -> None:

@@ -6,149 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import httpx
 import pytest
-import pytest_asyncio
 from slixmpp import JID
 from slixmpp.exceptions import IqError
 
-from tests.adapters.xmpp.xmpp_client import CLIENT, Received, XmppUser
-from tests.realtime.test_xmpp_end_to_end import PrivateEjabberd, until_outbox_empty
-from tests.servers import WSCHATS, free_port
-from tests.support.app import running_app
-from wschats.adapters.db.migrate import upgrade
+from tests.support.xmpp import CONFIG, HOST, MUC, World, open_world
 from wschats.adapters.xmpp import EjabberdMessageDispatcher
-from wschats.bootstrap import Adapters
-from wschats.config import Settings
+from wschats.devtools.ejabberd import PrivateEjabberd
+from wschats.devtools.servers import WSCHATS, free_port
+from wschats.devtools.xmpp_client import CLIENT, Received, XmppUser
 from wschats.domain.errors import Dependency, DependencyFailed
-from wschats.ports import NewUser
 
-HOST = "carbonio"
-MUC = f"muclight.{HOST}"
-CONFIG = "{urn:xmpp:muclight:0#configuration}"
 BOOKMARKS = "{storage:bookmarks}"
 PUBSUB = "{http://jabber.org/protocol/pubsub}"
-
-
-@pytest.fixture(scope="module")
-def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEjabberd]:
-    server = PrivateEjabberd(tmp_path_factory.mktemp("ejabberd"), free_port(), free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-@dataclass
-class Person:
-    id: UUID
-    name: str
-    token: str
-    xmpp_password: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    @property
-    def jid(self) -> str:
-        return f"{self.id}@{HOST}"
-
-
-@dataclass
-class World:
-    adapters: Adapters
-    client: httpx.AsyncClient
-    ejabberd: PrivateEjabberd
-    settings: Settings
-    clients: list[XmppUser] = field(default_factory=list)
-
-    async def person(self, name: str) -> Person:
-        directory = self.adapters.directory
-        assert directory is not None
-        user_id = uuid4()
-        await directory.add_users([NewUser(id=user_id, email=f"{user_id}@x.io", name=name)])
-        person = Person(
-            user_id, name, await directory.issue_token(user_id, 3600), secrets.token_urlsafe(12)
-        )
-        await self.register(person)
-        return person
-
-    async def register(self, person: Person) -> None:
-        """A password for the test client (sign-in with wschats credentials is tested
-        with `wschats xmpp-auth`)."""
-        status, _ = await self.admin(
-            "register", user=str(person.id), host=HOST, password=person.xmpp_password
-        )
-        if status != 200:
-            await self.ok(
-                "change_password", user=str(person.id), host=HOST, newpass=person.xmpp_password
-            )
-
-    async def admin(self, command: str, **body: Any) -> tuple[int, Any]:
-        async with httpx.AsyncClient(base_url=self.ejabberd.api_url + "/", timeout=10) as api:
-            response = await api.post(command, json=body)
-            return response.status_code, response.json()
-
-    async def ok(self, command: str, **body: Any) -> Any:
-        status, result = await self.admin(command, **body)
-        assert status == 200, f"{command}: {status} {result}"
-        return result
-
-    async def login(self, person: Person) -> XmppUser:
-        client = XmppUser(person.jid, person.xmpp_password, self.ejabberd.c2s_port)
-        client.client.register_plugin("xep_0060")
-        self.clients.append(client)
-        await client.login()
-        return client
-
-    async def create(self, owner: Person, **room: Any) -> str:
-        created = await self.client.post("/rooms", headers=owner.headers, json=room)
-        assert created.status_code == 201, created.text
-        await self.delivered()
-        return str(created.json()["id"])
-
-    async def delivered(self) -> None:
-        await until_outbox_empty(self.adapters)
-
-    async def options(self, room_id: str) -> dict[str, str]:
-        return dict(await self.ok("get_room_options", name=room_id, service=MUC))
-
-
-@asynccontextmanager
-async def open_world(
-    ejabberd: PrivateEjabberd, tmp_path: Path, **overrides: Any
-) -> AsyncIterator[World]:
-    """wschats on its own SQLite database and the private ejabberd; `overrides` replace
-    adapters (see tests/support/app.py)."""
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    settings = Settings(
-        data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
-    )
-    async with running_app(settings, **overrides) as running, running.client() as client:
-        world = World(running.adapters, client, ejabberd, settings)
-        try:
-            yield world
-        finally:
-            for xmpp in world.clients:
-                await xmpp.close()
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def world(ejabberd: PrivateEjabberd, tmp_path: Path) -> AsyncIterator[World]:
-    async with open_world(ejabberd, tmp_path) as value:
-        yield value
 
 
 def body_of(received: Received) -> str:
@@ -230,8 +107,8 @@ async def test_a_group_reads_well_and_a_removed_member_loses_it(world: World) ->
     await world.delivered()
     assert await bodies_until(bob_xmpp, "memberRemoved") == ["Alice removed Bob"]
     assert room not in await bookmarks(bob_xmpp)
-    assert bob.jid not in await world.ok("get_subscribers", name=room_id, service=MUC)
-    affiliations = await world.ok("get_room_affiliations", name=room_id, service=MUC)
+    assert bob.jid not in await world.admin.ok("get_subscribers", name=room_id, service=MUC)
+    affiliations = await world.admin.ok("get_room_affiliations", name=room_id, service=MUC)
     assert str(bob.id) not in {a["username"] for a in affiliations}
 
     left = await world.client.delete(f"/rooms/{room_id}/members/{carol.id}", headers=carol.headers)
@@ -271,7 +148,7 @@ async def test_one_to_ones_show_the_other_persons_name(world: World) -> None:
     room_id = await world.create(alice, type="one_to_one", membersIds=[str(bob.id)])
 
     for person, other in ((alice, bob), (bob, alice)):
-        roster = await world.ok("get_roster", user=str(person.id), host=HOST)
+        roster = await world.admin.ok("get_roster", user=str(person.id), host=HOST)
         assert [(i["jid"], i["nick"], i["subscription"]) for i in roster] == [
             (other.jid, other.name, "both")
         ]
@@ -341,7 +218,7 @@ async def test_a_wiped_ejabberd_gets_the_room_back_and_the_message_arrives(world
     assert await bodies_until(bob_xmpp, "roomNameChanged") == ["Alice renamed the room to “Back”"]
     options = await world.options(room_id)
     assert (options["title"], options["description"]) == ("Back", "d")
-    affiliations = await world.ok("get_room_affiliations", name=room_id, service=MUC)
+    affiliations = await world.admin.ok("get_room_affiliations", name=room_id, service=MUC)
     assert sorted((a["username"], a["affiliation"]) for a in affiliations) == sorted(
         [(str(alice.id), "owner"), (str(bob.id), "member"), (str(carol.id), "member")]
     )
@@ -378,9 +255,9 @@ async def test_xmpp_resync_repairs_and_reports_what_it_changed(world: World) -> 
     drifted = await world.create(
         alice, type="group", name="Drifted", membersIds=[str(bob.id), str(carol.id)]
     )
-    await world.ok("destroy_room", name=lost, service=MUC)
-    await world.ok("change_room_option", name=drifted, service=MUC, option="title", value="x")
-    await world.ok("unsubscribe_room", user=carol.jid, room=f"{drifted}@{MUC}")
+    await world.admin.ok("destroy_room", name=lost, service=MUC)
+    await world.admin.ok("change_room_option", name=drifted, service=MUC, option="title", value="x")
+    await world.admin.ok("unsubscribe_room", user=carol.jid, room=f"{drifted}@{MUC}")
 
     one = resync(world, "--room", drifted)
     assert one.returncode == 0, one.stderr
@@ -392,7 +269,7 @@ async def test_xmpp_resync_repairs_and_reports_what_it_changed(world: World) -> 
     assert every.returncode == 0, every.stderr
     assert f"{lost}: created" in every.stdout
     assert (await world.options(lost))["title"] == "Lost"
-    assert carol.jid in await world.ok("get_subscribers", name=drifted, service=MUC)
+    assert carol.jid in await world.admin.ok("get_subscribers", name=drifted, service=MUC)
 
     again = resync(world, "--room", lost)
     assert again.returncode == 0, again.stderr
@@ -465,7 +342,7 @@ async def test_changes_queued_while_ejabberd_was_wiped_are_all_announced(world: 
         "Alice added Dave",
         "Alice removed Carol",
     ]
-    subscribers = await world.ok("get_subscribers", name=room_id, service=MUC)
+    subscribers = await world.admin.ok("get_subscribers", name=room_id, service=MUC)
     assert sorted(subscribers) == sorted([alice.jid, bob.jid, dave.jid])
 
 

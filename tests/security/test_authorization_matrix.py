@@ -47,9 +47,9 @@ from tests.security.world import (
     snapshot,
     upload_headers,
 )
-from tests.support.app import Running
 from wschats.app import create_app
 from wschats.config import Settings
+from wschats.devtools.app import Running
 
 # The room type a probe is sent in, or None when room types do not apply.
 RoomType = str | None

@@ -28,6 +28,7 @@ from tests.security.routes import route_keys
 from wschats.api.openapi import MEETING_SCHEMAS, is_authenticated, published_routes
 from wschats.app import create_app
 from wschats.config import Settings
+from wschats.domain.model import UserType
 
 BASE_PATH = "/services/chats"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
@@ -38,12 +39,9 @@ NOT_IN_DOCUMENT = {
     "/openapi.json",
     "/docs",
     "/docs/assets/{name}",
-    # The web client: its page and built files, and the two extensions it calls, which are
-    # described in docs/web-client-extensions.md rather than in the contract's document.
+    # The web client: its page and built files (its two extensions, under /ext/, are published).
     "/",
     "/assets/{name}",
-    "/ext/users",
-    "/ext/client-config",
 }
 DOWNLOADS = {"getRoomPicture", "getUserPicture", "getAttachment"}
 DOWNLOAD_HEADERS = {"Range", "If-Range", "If-None-Match"}  # DECISIONS.md#files
@@ -320,6 +318,45 @@ def test_added_operations_describe_their_answers(document: dict[str, Any]) -> No
         "application/json": {"schema": meeting}
     }
     assert "content" not in paths["/meetings/{meetingId}"]["delete"]["responses"]["204"]
+
+
+def test_the_web_client_extensions_are_published(document: dict[str, Any]) -> None:
+    """docs/web-client-extensions.md: /ext/users and /ext/client-config are in the server's
+    document (not in the contract), with their answers, bounds and errors."""
+    people = document["paths"]["/ext/users"]["get"]
+    config = document["paths"]["/ext/client-config"]["get"]
+    for operation in (people, config):
+        assert operation["tags"] == ["Extensions"]
+        assert operation["security"]
+        assert {"200", "400", "401"} <= set(operation["responses"])
+    parameters = {p["name"]: p for p in (resolve(document, q) for q in people["parameters"])}
+    assert parameters["query"]["required"] is True
+    assert (
+        parameters["query"]["schema"] | {"minLength": 1, "maxLength": 128}
+        == (parameters["query"]["schema"])
+    )
+    limit = parameters["limit"]["schema"]
+    assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 50, 10)
+    found = people["responses"]["200"]["content"]["application/json"]["schema"]
+    assert found["type"] == "array"
+    person = resolve(document, found["items"])
+    assert set(person["required"]) == {"id", "email", "name", "type"}
+    assert all(field.get("description") for field in person["properties"].values())
+    assert person["properties"]["type"]["enum"] == [t.value for t in UserType]
+    shape = resolve(document, config["responses"]["200"]["content"]["application/json"]["schema"])
+    assert set(shape["properties"]) == {
+        "userId",
+        "xmppWebsocketUrl",
+        "xmppDomain",
+        "xmppMucService",
+        "jid",
+        "messagingUnavailableReason",
+        "peopleSearch",
+    }
+    assert all(field.get("description") for field in shape["properties"].values())
+    assert shape["properties"]["jid"]["nullable"] is True
+    assert shape["properties"]["peopleSearch"]["enum"] == ["name-or-email", "user-id"]
+    assert "/ext/users" not in yaml.safe_load(contract_path().read_text(encoding="utf-8"))["paths"]
 
 
 def test_published_meeting_schema_is_the_one_responses_are_checked_with(

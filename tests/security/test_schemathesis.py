@@ -45,7 +45,6 @@ from tests.conftest import PG_ADMIN_URL
 from tests.contract import operation_for, validate_response
 from tests.security.fuzz_report import FuzzReport
 from tests.security.fuzz_report import fuzz_report as report_of
-from tests.servers import create_user
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.tables import metadata
@@ -53,6 +52,7 @@ from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.api.openapi import MEETING_SCHEMAS, contract
 from wschats.app import create_app
 from wschats.config import Settings
+from wschats.devtools.servers import create_user
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
 

@@ -24,8 +24,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from tests.conftest import Api, User, Users
-from tests.support.app import Running
 from wschats.adapters.db.tables import metadata
+from wschats.devtools.app import Running
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
 

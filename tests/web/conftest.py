@@ -3,36 +3,22 @@ Debian's Chromium driven by Playwright (no browser download: `executable_path`).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.servers import WSCHATS, ServerProcess, free_port, server_env
-from wschats.adapters.db.database import SqlDatabase
-from wschats.adapters.identity.directory import DirectoryIdentity
-from wschats.ports import NewUser
+from wschats.devtools.chromium import CHROMIUM, CHROMIUM_ARGS
+from wschats.devtools.ejabberd import PrivateEjabberd
+from wschats.devtools.servers import WSCHATS, Person, Site, start_site
+
+__all__ = ["PASSWORD", "ROOT", "START_TIMEOUT", "Person", "Site", "start_site"]
 
 ROOT = Path(__file__).resolve().parents[2]
-EJABBERD_SCRIPT = ROOT / "scripts" / "ejabberd.sh"
-CHROMIUM = os.environ.get("WSC_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PASSWORD = "correct horse battery"
 START_TIMEOUT = 180.0  # bounds a hang on a busy machine, not a speed requirement
 
@@ -50,109 +36,6 @@ def web_build() -> Path:
     return dist
 
 
-@dataclass
-class Person:
-    id: str
-    email: str
-    name: str
-    token: str
-
-
-@dataclass
-class Site:
-    """One wschats server and the people in its directory."""
-
-    server: ServerProcess
-    env: dict[str, str]
-    people: list[Person] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return self.server.url + "/"
-
-    def person(self, name: str, password: str | None = None) -> Person:
-        """A directory user with a token (and a password, for the sign-in form)."""
-        email = f"{name.split()[0].lower()}-{uuid.uuid4().hex[:6]}@example.com"
-        # In a thread of its own: Playwright's sync API keeps an event loop on this one.
-        with ThreadPoolExecutor(1) as thread:
-            adding = add_person(self.env["WSC_DATABASE_URL"], email, name, password)
-            user_id, token = thread.submit(asyncio.run, adding).result()
-        found = Person(str(user_id), email, name, token)
-        self.people.append(found)
-        return found
-
-    def api(self, method: str, path: str, person: Person, body: Any = None) -> httpx.Response:
-        response = httpx.request(
-            method,
-            self.server.url + path,
-            json=body,
-            headers={"Authorization": f"Bearer {person.token}"},
-            timeout=30,
-        )
-        assert response.status_code < 300, f"{method} {path}: {response.text}"
-        return response
-
-    def group(self, owner: Person, name: str, *members: Person) -> str:
-        body = {
-            "type": "group",
-            "name": name,
-            "description": "",
-            "membersIds": [m.id for m in members],
-        }
-        return str(self.api("POST", "/rooms", owner, body).json()["id"])
-
-
-async def add_person(
-    database_url: str, email: str, name: str, password: str | None
-) -> tuple[uuid.UUID, str]:
-    """Written straight into the server's directory: faster than the CLI, same rows."""
-    database = SqlDatabase(database_url)
-    try:
-        directory = DirectoryIdentity(database)
-        new = NewUser(email=email, name=name, password=password)
-        (user_id,) = await directory.add_users([new])
-        return user_id, await directory.issue_token(user_id, 3600)
-    finally:
-        await database.close()
-
-
-def start_site(tmp: Path, extra: dict[str, str] | None = None) -> Site:
-    data = tmp / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    env = server_env(
-        data, f"sqlite:///{data / 'wschats.db'}", {"WSC_LOG_FORMAT": "text", **(extra or {})}
-    )
-    server = ServerProcess(env=env, log_path=tmp / "serve.log")
-    try:
-        server.start(timeout=START_TIMEOUT)
-    except BaseException:
-        server.stop()  # a server that did not answer in time must not outlive the test
-        raise
-    return Site(server, env)
-
-
-@dataclass
-class PrivateEjabberd:
-    directory: Path
-    env: dict[str, str]
-    http_port: int = field(default_factory=free_port)
-    c2s_port: int = field(default_factory=free_port)
-
-    def run(self, command: str) -> None:
-        env = {
-            **os.environ,
-            **self.env,
-            "WSC_EJABBERD_DIR": str(self.directory),
-            "WSC_EJABBERD_C2S_PORT": str(self.c2s_port),
-            "WSC_EJABBERD_HTTP_PORT": str(self.http_port),
-            "WSC_EJABBERD_FRESH": "1",
-        }
-        done = subprocess.run(
-            [str(EJABBERD_SCRIPT), command], env=env, capture_output=True, text=True, timeout=900
-        )
-        assert done.returncode == 0, f"ejabberd {command}: {done.stdout}{done.stderr}"
-
-
 @pytest.fixture(scope="session")
 def chat_site(web_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """wschats with a private ejabberd that signs people in with their wschats tokens."""
@@ -162,7 +45,7 @@ def chat_site(web_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     database = {"WSC_DATA_DIR": str(data), "WSC_DATABASE_URL": f"sqlite:///{data / 'wschats.db'}"}
     subprocess.run([WSCHATS, "migrate"], env={**os.environ, **database}, check=True, timeout=120)
     ejabberd = PrivateEjabberd(tmp / "ejabberd", database)
-    ejabberd.run("start")
+    ejabberd.start()
     try:
         site = start_site(
             tmp,
@@ -171,7 +54,7 @@ def chat_site(web_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield site
         site.server.stop()
     finally:
-        ejabberd.run("stop")
+        ejabberd.stop()
 
 
 # Module scope: the sync API keeps an event loop running on this thread while it is open, which

@@ -345,7 +345,7 @@ function RoomSettings({ room, onClose }: { room: Room; onClose: () => void }) {
         </div>
       )}
       <h3>Members</h3>
-      <ul class="members">
+      <ul class="members" aria-label="Members">
         {(room.members ?? []).map((m) => (
           <li key={m.userId}>
             <Avatar userId={m.userId} /> {s.userName(m.userId)} {m.owner && <em>(owner)</em>}

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import * as api from "./api";
 import type { Room, User } from "./api";
 import { store, useStore } from "./store";
@@ -19,16 +19,31 @@ function RoomLink({ room }: { room: Room }) {
   );
 }
 
-/** Moves `room` one place up or down among `siblings` and saves every rank (1 = first). */
+let saving: Promise<unknown> = Promise.resolve();
+
+/** Moves `room` one place up or down among `siblings` and saves every rank (1 = first).
+ * The new order shows at once, from the ranks as they are now (a second click before the list
+ * is drawn again moves on from the first), and goes back if the server refuses it. */
 async function move(siblings: Room[], room: Room, step: -1 | 1, path: string): Promise<void> {
-  const order = [...siblings];
+  const order = [...siblings].sort((a, b) => (a.rank ?? 0) - (b.rank ?? 0));
   const at = order.indexOf(room);
   const to = at + step;
   if (to < 0 || to >= order.length) return;
   [order[at], order[to]] = [order[to]!, order[at]!];
-  await api.call("PUT", path, order.map((r, i) => ({ roomId: r.id, rank: i + 1 })));
+  const before = order.map((r) => r.rank);
   order.forEach((r, i) => (r.rank = i + 1));
   store.changed();
+  const ranks = order.map((r, i) => ({ roomId: r.id, rank: i + 1 }));
+  // One save at a time, in the order of the clicks: the last order is the one kept.
+  const saved = saving.then(() => api.call("PUT", path, ranks));
+  saving = saved.catch(() => undefined);
+  try {
+    await saved;
+  } catch (e) {
+    order.forEach((r, i) => (r.rank = before[i]));
+    store.changed();
+    throw e;
+  }
 }
 
 function MoveButtons({ siblings, room, path }: { siblings: Room[]; room: Room; path: string }) {
@@ -101,17 +116,21 @@ export function PeoplePicker({ chosen, onChange, exclude = [] }: { chosen: User[
   const [query, setQuery] = useState("");
   const [found, setFound] = useState<User[]>([]);
   const [message, setMessage] = useState<string | null>(null);
+  // Answers can come back out of order while a person types: only the latest search counts.
+  const latest = useRef(0);
   async function search(text: string) {
     setQuery(text);
+    const asked = ++latest.current;
     if (!text.trim()) return setFound([]);
     try {
       const people = await api.findPeople(text);
+      if (asked !== latest.current) return;
       const hidden = new Set([...exclude, store.me?.id, ...chosen.map((p) => p.id)]);
       const shown = people.filter((p) => !hidden.has(p.id));
       setFound(shown);
       setMessage(shown.length ? null : "Nobody found");
     } catch (e) {
-      setMessage((e as Error).message);
+      if (asked === latest.current) setMessage((e as Error).message);
     }
   }
   return (
@@ -197,11 +216,13 @@ function NewChat({ onClose }: { onClose: () => void }) {
 
 function NewNamedRoom({ title, type, parentId, onClose }: { title: string; type: "workspace" | "channel"; parentId?: string; onClose: () => void }) {
   const [name, setName] = useState("");
+  const [people, setPeople] = useState<User[]>([]);
   const [error, setError] = useState<string | null>(null);
   async function create(event: Event) {
     event.preventDefault();
     try {
-      const body = type === "channel" ? { type, name, description: "", parentId } : { type, name, description: "", membersIds: [] };
+      // A channel's members are its workspace's; a workspace is made with its members.
+      const body = type === "channel" ? { type, name, description: "", parentId } : { type, name, description: "", membersIds: people.map((p) => p.id) };
       const room = await api.call<{ id: string }>("POST", "rooms", body);
       location.hash = `#/room/${room.id}`;
       onClose();
@@ -216,6 +237,7 @@ function NewNamedRoom({ title, type, parentId, onClose }: { title: string; type:
           Name
           <input required maxLength={128} value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </label>
+        {type === "workspace" && <PeoplePicker chosen={people} onChange={setPeople} />}
         {error && <p role="alert" class="error">{error}</p>}
         <button type="submit">Create</button>
       </form>

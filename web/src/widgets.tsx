@@ -49,6 +49,11 @@ export function ProfilePicture() {
     setBusy(true);
     try {
       await upload("PUT", `users/${me.id}/picture`, files[0]!, { fileName: escapeHeader(files[0]!.name), mimeType: files[0]!.type });
+      // Shown at once: USER_PICTURE_CHANGED reaches only people who share a room, so a person
+      // in no room yet would not see their own new picture.
+      const mine = store.users.get(me.id) ?? me;
+      mine.pictureUpdatedAt = me.pictureUpdatedAt = new Date().toISOString();
+      store.changed();
     } catch (e) {
       store.fail(e);
     } finally {

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from tests import populate
 from tests.conftest import PG_ADMIN_URL
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.repositories import attachment_page_statement, listing_statement
+from wschats.devtools import populate
 
 ROOMS = 20_000
 MY_ROOMS = 1_000

@@ -23,12 +23,12 @@ from tests.adapters.identity.user_management_endpoint import (
     nothing_listening,
     user_management_endpoint,
 )
-from tests.servers import WSCHATS
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.extauth.protocol import MalformedRequest, parse
 from wschats.adapters.identity.directory import DirectoryIdentity, token_hash
+from wschats.devtools.servers import WSCHATS
 from wschats.domain.model import Room, RoomType, Subscription
 from wschats.domain.time import utc_now
 from wschats.ports import NewUser

@@ -21,13 +21,13 @@ import pytest
 from slixmpp import JID
 from sqlalchemy import create_engine, update
 
-from tests.adapters.xmpp.xmpp_client import XmppUser
-from tests.servers import free_port
 from wschats.adapters.db import tables as t
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity, token_hash
 from wschats.adapters.xmpp import EjabberdMessageDispatcher
+from wschats.devtools.servers import free_port
+from wschats.devtools.xmpp_client import XmppUser
 from wschats.domain.messaging import CreateRoom
 from wschats.domain.time import utc_now
 from wschats.ports import NewUser

@@ -21,11 +21,11 @@ from tests.adapters.identity.user_management_endpoint import (
     user_management_endpoint,
 )
 from tests.conftest import Api, User
-from tests.servers import ServerProcess, server_env
 from wschats.adapters.db.migrate import upgrade
 from wschats.app import create_app
 from wschats.bootstrap import build_user_management
 from wschats.config import Settings
+from wschats.devtools.servers import ServerProcess, server_env
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tests.servers import free_port
+from wschats.devtools.servers import free_port
 
 
 @dataclass(frozen=True)

@@ -8,25 +8,21 @@ by earlier tests or runs does not matter.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid4
 
-import httpx
 import pytest
 
-from tests.adapters.xmpp.xmpp_client import XmppUser
+from tests.support.xmpp import HOST, AdminApi
 from wschats.adapters.xmpp import EjabberdMessageDispatcher
+from wschats.devtools.xmpp_client import XmppUser
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "ejabberd.sh"
-HOST = "carbonio"
-MUC = "muclight.carbonio"
 
 
 @dataclass(frozen=True)
@@ -50,34 +46,6 @@ def ejabberd() -> Ejabberd:
     )
     assert started.returncode == 0, f"ejabberd did not start:\n{started.stdout}{started.stderr}"
     return Ejabberd(api_url=f"http://127.0.0.1:{http_port}/api", c2s_port=c2s_port)
-
-
-class AdminApi:
-    """Direct mod_http_api calls, to arrange tests and to check the server's state."""
-
-    def __init__(self, api_url: str) -> None:
-        self._client = httpx.AsyncClient(base_url=api_url + "/", timeout=10)
-
-    async def __call__(self, command: str, **body: Any) -> Any:
-        response = await self._client.post(command, json=body)
-        return response.status_code, response.json()
-
-    async def ok(self, command: str, **body: Any) -> Any:
-        status, result = await self(command, **body)
-        assert status == 200, f"{command}: {status} {result}"
-        return result
-
-    async def eventually(self, check: Callable[[], Awaitable[bool]]) -> None:
-        """Poll `check` until it holds, for at most 10 s: some commands (destroy_room) return
-        before ejabberd's room process has stopped."""
-        async with asyncio.timeout(10):
-            while True:
-                if await check():
-                    return
-                await asyncio.sleep(0.05)
-
-    async def close(self) -> None:
-        await self._client.aclose()
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from tests.adapters.xmpp.conftest import HOST, MUC, AdminApi, Ejabberd, User
-from tests.adapters.xmpp.xmpp_client import CLIENT, Received, XmppUser
+from tests.adapters.xmpp.conftest import Ejabberd, User
+from tests.support.xmpp import HOST, MUC, AdminApi
 from wschats.adapters.xmpp import EjabberdMessageDispatcher
+from wschats.devtools.xmpp_client import CLIENT, Received, XmppUser
 from wschats.domain.errors import Dependency, DependencyFailed
 from wschats.domain.messaging import (
     AddContacts,

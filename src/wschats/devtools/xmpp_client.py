@@ -1,4 +1,5 @@
-"""A real XMPP client (slixmpp) for the ejabberd tests: logs in and records what it receives."""
+"""A real XMPP client (slixmpp) that logs in and records what it receives, to see wschats' rooms
+as an XMPP user does."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def unwrap(stanza: ET.Element) -> Received:
 
 
 class XmppUser:
-    """A logged-in user of the private ejabberd, with the messages it received in order."""
+    """A logged-in user of an ejabberd on loopback, with the messages it received in order."""
 
     def __init__(self, jid: str, password: str, port: int) -> None:
         self.jid = jid

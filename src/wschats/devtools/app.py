@@ -1,10 +1,11 @@
-"""The app under test, started: its services, and the adapters behind them.
+"""An app started in-process: its services, and the adapters behind them.
 
-`running_app(settings, previewer=..., ...)` starts an app in-process for a test that needs its
-adapters (to arrange data, to look at storage) or replaces one: keyword arguments replace
-adapters (see `wschats.bootstrap.build_adapters`), so a test injects a fake or a wrapper by
-passing it, never by reassigning an attribute afterwards. An adapter passed in stays the
-caller's to close. The session apps of the conftest files (`running`) are started with it.
+`running_app(settings, previewer=..., ...)` starts an app in-process for a test or a benchmark
+that needs its adapters (to arrange data, to look at storage) or replaces one: keyword
+arguments replace adapters (see `wschats.bootstrap.build_adapters`), so a caller injects a fake
+or a wrapper by passing it, never by reassigning an attribute afterwards. An adapter passed in
+stays the caller's to close. The session apps of the tests' conftest files (`running`) are
+started with it.
 """
 
 from __future__ import annotations
