@@ -33,6 +33,7 @@ from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.app import create_app
 from wschats.config import Settings
+from wschats.devtools.app import running_app
 from wschats.ports import NewUser
 
 QUERY = "/rooms?extraFields=members&extraFields=settings"
@@ -81,11 +82,9 @@ async def seed(database_url: str, rooms: int, members: int) -> tuple[str, list[s
 async def statements_per_listing(database_url: str, token: str) -> int:
     """SQL statements executed by one listing, authentication included."""
     settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp()))
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        engines = app.state.container.database.sync_engines
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
+    async with running_app(settings) as running:
+        engines = running.adapters.database.sync_engines
+        async with running.client() as client:
             headers = {"Authorization": f"Bearer {token}"}
             await client.get(QUERY, headers=headers)  # warm: the relay's first pass is done
             statements: list[str] = []

@@ -26,7 +26,6 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -34,11 +33,10 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.events import drop_database, postgres_database
-from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.migrate import upgrade
-from wschats.adapters.db.outbox import SqlOutboxQueue
-from wschats.app import create_app
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
+from wschats.devtools.app import running_app
 from wschats.devtools.ejabberd import PrivateEjabberd
 from wschats.devtools.xmpp_client import XmppUser
 from wschats.domain.escapes import decode_header, encode_text
@@ -89,15 +87,12 @@ async def main(changes: int, room_count: int, database_url: str | None) -> int:
             settings = Settings(
                 data_dir=data, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
             )
-            app = create_app(settings)
-            async with app.router.lifespan_context(app):
-                container = app.state.container
-                transport = httpx.ASGITransport(app=app)
-                async with (
-                    httpx.AsyncClient(transport=transport, base_url="http://t") as api,
-                    httpx.AsyncClient(base_url=ejabberd.api_url + "/", timeout=30) as admin,
-                ):
-                    return await run(container, api, admin, ejabberd, per_room, room_count)
+            async with (
+                running_app(settings) as running,
+                running.client() as api,
+                httpx.AsyncClient(base_url=ejabberd.api_url + "/", timeout=30) as admin,
+            ):
+                return await run(running.adapters, api, admin, ejabberd, per_room, room_count)
         finally:
             ejabberd.run("stop")
 
@@ -114,13 +109,14 @@ class Side:
 
 
 async def side(
-    container: Any,
+    adapters: Adapters,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     ejabberd: PrivateEjabberd,
     room_count: int,
 ) -> Side:
-    directory = container.directory
+    directory = adapters.directory
+    assert directory is not None
     people: dict[str, UUID] = {name: uuid4() for name in ("Alice", "Bob", "Carol")}
     await directory.add_users(
         [NewUser(id=i, email=f"{i}@bench.io", name=n) for n, i in people.items()]
@@ -143,7 +139,7 @@ async def side(
         )
         assert created.status_code == 201, created.text
         room_ids.append(created.json()["id"])
-    await drained(container)
+    await drained(adapters)
     client = XmppUser(f"{bob}@{HOST}", password, ejabberd.c2s_port)
     await client.login()
     await asyncio.sleep(2)  # offline copies of the creation messages arrive at login
@@ -153,7 +149,7 @@ async def side(
 
 
 async def run(
-    container: Any,
+    adapters: Adapters,
     api: httpx.AsyncClient,
     admin: httpx.AsyncClient,
     ejabberd: PrivateEjabberd,
@@ -162,8 +158,8 @@ async def run(
 ) -> int:
     total = per_room * room_count
     limit = asyncio.Semaphore(PARALLEL_ROOMS)
-    direct = await side(container, api, admin, ejabberd, room_count)
-    through = await side(container, api, admin, ejabberd, room_count)
+    direct = await side(adapters, api, admin, ejabberd, room_count)
+    through = await side(adapters, api, admin, ejabberd, room_count)
     print(f"load average before the runs: {os.getloadavg()[0]:.1f} (2 CPUs)")
 
     # 1. Baseline: rename stanzas straight into ejabberd (no database, outbox or checks).
@@ -235,12 +231,9 @@ async def run(
     return 0 if ok else 1
 
 
-async def drained(container: Any) -> None:
-    database = container.database
-    assert isinstance(database, SqlDatabase)
-    queue = SqlOutboxQueue(database)
+async def drained(adapters: Adapters) -> None:
     for _ in range(3000):
-        if (await queue.backlog())[0] == 0:
+        if (await adapters.outbox.backlog())[0] == 0:
             return
         await asyncio.sleep(0.1)
     raise RuntimeError("the outbox did not drain")

@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ from tests.contract import operation_for, validate_http_response
 from tests.s3 import moto_server
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.tables import metadata
-from wschats.app import create_app
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
 from wschats.container import Container
+from wschats.devtools.app import Running, running_app
 from wschats.ports import EventStream, NewUser
 
 PG_ADMIN_URL = os.environ.get("WSC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -86,48 +88,53 @@ def settings(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+async def running(settings: Settings) -> AsyncIterator[Running]:
+    """The app of `settings`, started once a session. A folder with settings of its own
+    declares `running` again (a session fixture is reused, whatever folder asks for it);
+    `app`, `container` and `adapters` follow the nearest one."""
+    async with running_app(settings) as value:
+        yield value
 
 
-@pytest.fixture(scope="session")
-def container(app: FastAPI) -> Container:
-    value = app.state.container
-    assert isinstance(value, Container)
-    return value
+@pytest.fixture
+def app(running: Running) -> FastAPI:
+    return running.app
+
+
+@pytest.fixture
+def container(running: Running) -> Container:
+    """The services, as the HTTP layer sees them."""
+    return running.services
+
+
+@pytest.fixture
+def adapters(running: Running) -> Adapters:
+    """The adapters behind the services: the test's way to arrange and inspect."""
+    return running.adapters
 
 
 @pytest_asyncio.fixture(loop_scope="session", autouse=False)
-async def clean(container: Container) -> AsyncIterator[None]:
+async def clean(adapters: Adapters) -> AsyncIterator[None]:
     yield
     # Empty every table after a test so the next starts from nothing.
-    engine = container.database.engine  # type: ignore[attr-defined]
-    async with engine.begin() as conn:
+    async with adapters.database.engine.begin() as conn:
         for table in reversed(metadata.sorted_tables):
             await conn.execute(table.delete())
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def api_with(settings: Settings) -> AsyncIterator[Any]:
-    """Builds an app on the test database with other settings: `await api_with(**changes)`."""
-    stack: list[tuple[Any, httpx.AsyncClient]] = []
+async def api_with(settings: Settings, clean: None) -> AsyncIterator[Any]:
+    """Builds an app on the test database with other settings: `await api_with(**changes)`;
+    `adapters={"previewer": ...}` replaces adapters (see wschats.devtools.app). Those apps
+    stop before the tables are emptied."""
+    async with AsyncExitStack() as stack:
 
-    async def build(**changes: Any) -> Api:
-        application = create_app(settings.model_copy(update=changes))
-        lifespan = application.router.lifespan_context(application)
-        await lifespan.__aenter__()
-        client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
-        )
-        stack.append((lifespan, client))
-        return Api(client)
+        async def build(adapters: dict[str, Any] | None = None, **changes: Any) -> Api:
+            changed = settings.model_copy(update=changes)
+            other = await stack.enter_async_context(running_app(changed, **(adapters or {})))
+            return Api(await stack.enter_async_context(other.client()))
 
-    yield build
-    for lifespan, client in reversed(stack):
-        await client.aclose()
-        await lifespan.__aexit__(None, None, None)
+        yield build
 
 
 @dataclass
@@ -196,13 +203,13 @@ async def api(app: FastAPI, clean: None) -> AsyncIterator[Api]:
 
 @dataclass
 class Users:
-    container: Container
+    adapters: Adapters
     created: list[User] = field(default_factory=list)
 
     async def new(self, name: str | None = None) -> User:
         name = name or f"user{len(self.created) + 1}"
         email = f"{name}-{uuid.uuid4().hex[:6]}@example.com"
-        directory = self.container.directory
+        directory = self.adapters.directory
         assert directory is not None
         (user_id,) = await directory.add_users([NewUser(email=email, name=name.title())])
         token = await directory.issue_token(user_id, 3600)
@@ -215,20 +222,20 @@ class Users:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def users(container: Container, clean: None) -> Users:
-    return Users(container)
+async def users(adapters: Adapters, clean: None) -> Users:
+    return Users(adapters)
 
 
 class EventCapture:
     """Subscribes users to the event dispatcher and collects what reaches each of them."""
 
-    def __init__(self, container: Container) -> None:
-        self._container = container
+    def __init__(self, adapters: Adapters) -> None:
+        self._adapters = adapters
         self._streams: dict[uuid.UUID, EventStream] = {}
 
     async def watch(self, *people: User) -> None:
         for person in people:
-            self._streams[person.id] = await self._container.events.subscribe(
+            self._streams[person.id] = await self._adapters.events.subscribe(
                 person.id, uuid.uuid4()
             )
 
@@ -251,7 +258,7 @@ class EventCapture:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def events(container: Container) -> AsyncIterator[EventCapture]:
-    capture = EventCapture(container)
+async def events(adapters: Adapters) -> AsyncIterator[EventCapture]:
+    capture = EventCapture(adapters)
     yield capture
     await capture.close()

@@ -335,7 +335,7 @@ def user_set_password(email: str | None, user_id: UUID | None, password: str | N
 @click.option("--id", "user_id", type=click.UUID, default=None)
 def user_delete(email: str | None, user_id: UUID | None) -> None:
     """Delete a user: their tokens, picture and memberships (see docs/DECISIONS.md)."""
-    from wschats.app import SystemClock, build_blob_store, build_events
+    from wschats.bootstrap import SystemClock, build_blob_store, build_events
     from wschats.services.accounts import AccountService
 
     settings = _settings()
@@ -449,7 +449,7 @@ def storage() -> None:
 )
 def storage_check(repair: bool, grace: float) -> None:
     """List stored files without a row and rows without stored files; exit 1 if any."""
-    from wschats.app import build_blob_store
+    from wschats.bootstrap import build_blob_store
     from wschats.services.storage import StorageCheck, describe
 
     settings = _settings()
@@ -504,8 +504,7 @@ def xmpp() -> None:
 @click.option("--room", "room_id", type=click.UUID, default=None, help="Only this room")
 def xmpp_resync(room_id: UUID | None) -> None:
     """Re-create missing rooms, fix titles, members and bookmarks; print what changed."""
-    from wschats.adapters.xmpp import EjabberdMessageDispatcher
-    from wschats.app import room_sync
+    from wschats.bootstrap import build_ejabberd, room_sync
 
     settings = _settings()
     if settings.xmpp != "ejabberd" or not settings.xmpp_url:
@@ -514,15 +513,7 @@ def xmpp_resync(room_id: UUID | None) -> None:
 
     async def main() -> dict[UUID, list[str]]:
         database = SqlDatabase(settings.resolved_database_url())
-        ejabberd = EjabberdMessageDispatcher(
-            settings.xmpp_url or "",
-            host=settings.xmpp_domain,
-            muc_service=settings.xmpp_muc_service,
-            credentials=(settings.xmpp_username, settings.xmpp_password or "")
-            if settings.xmpp_username
-            else None,
-            timeout=settings.xmpp_timeout_seconds,
-        )
+        ejabberd = build_ejabberd(settings)
         try:
             directory = DirectoryIdentity(database) if settings.identity == "builtin" else None
             sync, _names = room_sync(ejabberd, database, directory)

@@ -1,4 +1,7 @@
-"""The services of one running wschats, and the ports behind them."""
+"""The services of one running wschats: what the HTTP layer is given.
+
+It holds services only, never an adapter (wschats.bootstrap builds both, in two steps).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from wschats.config import Settings
-from wschats.ports import (
-    BlobStore,
-    Database,
-    EventDispatcher,
-    IdentityService,
-    MessageDispatcher,
-    Previewer,
-    UserDirectory,
-)
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
 from wschats.services.client_config import ClientConfigService
@@ -33,13 +27,6 @@ from wschats.services.users import UserService
 @dataclass
 class Container:
     settings: Settings
-    database: Database
-    identity: IdentityService
-    directory: UserDirectory | None
-    events: EventDispatcher
-    blobs: BlobStore
-    previewer: Previewer
-    messaging: MessageDispatcher | None
     auth: AuthService
     rooms: RoomService
     members: MemberService
@@ -56,5 +43,6 @@ class Container:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def close(self) -> None:
+        """Stops the services' loops and finishes their work; the adapters stay open."""
         for close in reversed(self.closers):
             await close()

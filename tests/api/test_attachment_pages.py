@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 
 from tests.conftest import Api, Users
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 from wschats.domain.model import FileMetadata, FileType
 from wschats.domain.time import utc_now
 
@@ -16,7 +16,7 @@ SAME_TIME = 4  # attachments at each timestamp
 
 
 async def test_pages_give_every_attachment_once_in_order(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     owner, a, b = await users.many(3)
     room = await api.post(
@@ -40,7 +40,7 @@ async def test_pages_give_every_attachment_once_in_order(
         )
         for n in range(ATTACHMENTS)
     ]
-    async with container.database.unit_of_work(write=True) as uow:
+    async with adapters.database.unit_of_work(write=True) as uow:
         for file in files:
             await uow.files.add(file)
         await uow.commit()

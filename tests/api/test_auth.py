@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from tests.conftest import Api, User, Users
 from tests.support.errors import assert_error
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 from wschats.ports import NewUser
 
 
@@ -24,9 +24,9 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-async def with_password(container: Container, password: str, *, email: str) -> uuid.UUID:
-    assert container.directory is not None
-    (user_id,) = await container.directory.add_users(
+async def with_password(adapters: Adapters, password: str, *, email: str) -> uuid.UUID:
+    assert adapters.directory is not None
+    (user_id,) = await adapters.directory.add_users(
         [NewUser(email=email, name="Pat", password=password)]
     )
     return user_id
@@ -125,10 +125,10 @@ async def test_an_empty_or_malformed_authorization_is_401(api: Api) -> None:
     assert_error(await api.get("/auth/token", headers={"Authorization": "Basic YTpi"}), 401)
 
 
-async def test_an_expired_token_is_401(api: Api, users: Users, container: Container) -> None:
+async def test_an_expired_token_is_401(api: Api, users: Users, adapters: Adapters) -> None:
     alice = await users.new("alice")
-    assert container.directory is not None
-    short = await container.directory.issue_token(alice.id, 1)
+    assert adapters.directory is not None
+    short = await adapters.directory.issue_token(alice.id, 1)
     assert (await api.get("/auth/token", headers=cookie(short))).status_code == 200
 
     await asyncio.sleep(1.5)
@@ -139,12 +139,12 @@ async def test_an_expired_token_is_401(api: Api, users: Users, container: Contai
     assert (await api.get("/auth/token", alice)).status_code == 200
 
 
-async def test_a_revoked_token_is_401(api: Api, users: Users, container: Container) -> None:
+async def test_a_revoked_token_is_401(api: Api, users: Users, adapters: Adapters) -> None:
     alice = await users.new("alice")
-    assert container.directory is not None
-    other = await container.directory.issue_token(alice.id, 60)
+    assert adapters.directory is not None
+    other = await adapters.directory.issue_token(alice.id, 60)
 
-    assert await container.directory.revoke_token(alice.token)
+    assert await adapters.directory.revoke_token(alice.token)
 
     assert_error(await api.get("/auth/token", alice), 401)
     assert_error(await api.get("/users/capabilities", headers=bearer(alice.token)), 401)
@@ -152,13 +152,13 @@ async def test_a_revoked_token_is_401(api: Api, users: Users, container: Contain
 
 
 async def test_a_disabled_users_tokens_stop_at_once(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice, bob = await users.many(2)
-    assert container.directory is not None
+    assert adapters.directory is not None
     assert (await api.get("/users/capabilities", alice)).status_code == 200
 
-    await container.directory.disable(alice.id)
+    await adapters.directory.disable(alice.id)
 
     assert_error(await api.get("/users/capabilities", alice), 401)
     assert_error(await api.get("/auth/token", headers=bearer(alice.token)), 401)
@@ -193,9 +193,9 @@ async def test_a_401_is_a_json_error_with_a_trace_id(api: Api) -> None:
 
 
 async def test_login_returns_a_token_and_sets_an_http_only_lax_cookie(
-    api: Api, container: Container
+    api: Api, adapters: Adapters
 ) -> None:
-    user_id = await with_password(container, "correct horse", email="pat@example.com")
+    user_id = await with_password(adapters, "correct horse", email="pat@example.com")
 
     response = await api.post(
         "/auth/login", json_body={"email": "pat@example.com", "password": "correct horse"}
@@ -218,8 +218,8 @@ async def test_login_returns_a_token_and_sets_an_http_only_lax_cookie(
     assert (await api.get("/auth/token", headers=bearer(token))).json() == {"zmToken": token}
 
 
-async def test_login_ignores_the_email_case(api: Api, container: Container) -> None:
-    await with_password(container, "pw-123456", email="kim@example.com")
+async def test_login_ignores_the_email_case(api: Api, adapters: Adapters) -> None:
+    await with_password(adapters, "pw-123456", email="kim@example.com")
 
     response = await api.post(
         "/auth/login", json_body={"email": "Kim@Example.COM", "password": "pw-123456"}
@@ -228,8 +228,8 @@ async def test_login_ignores_the_email_case(api: Api, container: Container) -> N
     assert response.status_code == 200, response.text
 
 
-async def test_each_login_gives_a_new_token(api: Api, container: Container) -> None:
-    await with_password(container, "pw-123456", email="lee@example.com")
+async def test_each_login_gives_a_new_token(api: Api, adapters: Adapters) -> None:
+    await with_password(adapters, "pw-123456", email="lee@example.com")
     body = {"email": "lee@example.com", "password": "pw-123456"}
 
     first = (await api.post("/auth/login", json_body=body)).json()["zmToken"]
@@ -241,13 +241,13 @@ async def test_each_login_gives_a_new_token(api: Api, container: Container) -> N
 
 
 async def test_failed_logins_are_401_with_one_message(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
-    await with_password(container, "right-password", email="sam@example.com")
+    await with_password(adapters, "right-password", email="sam@example.com")
     no_password = await users.new("nopass")
-    assert container.directory is not None
-    disabled = await with_password(container, "right-password", email="gone@example.com")
-    await container.directory.disable(disabled)
+    assert adapters.directory is not None
+    disabled = await with_password(adapters, "right-password", email="gone@example.com")
+    await adapters.directory.disable(disabled)
 
     attempts = [
         {"email": "sam@example.com", "password": "wrong-password"},
@@ -297,10 +297,10 @@ async def login_from(app: FastAPI, address: str, email: str, password: str) -> h
 
 
 async def test_failed_logins_are_limited_per_account_and_address_with_the_defaults(
-    api: Api, app: FastAPI, container: Container
+    api: Api, app: FastAPI, adapters: Adapters
 ) -> None:
     email = f"guess-{uuid.uuid4().hex[:6]}@example.com"
-    await with_password(container, "the-right-one", email=email)
+    await with_password(adapters, "the-right-one", email=email)
     wrong = {"email": email, "password": "a-wrong-one"}
     for _ in range(10):  # WSC_LOGIN_FAILURES_PER_ACCOUNT_AND_ADDRESS
         assert_error(await api.post("/auth/login", json_body=wrong), 401)
@@ -323,11 +323,11 @@ async def test_failed_logins_are_limited_per_account_and_address_with_the_defaul
 
 
 async def test_logout_revokes_only_the_callers_token(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice = await users.new("alice")
-    assert container.directory is not None
-    other = await container.directory.issue_token(alice.id, 60)
+    assert adapters.directory is not None
+    other = await adapters.directory.issue_token(alice.id, 60)
 
     response = await api.delete("/auth/token", alice)
 
@@ -356,8 +356,8 @@ async def test_logout_with_a_bearer_token(api: Api, users: Users) -> None:
     assert_error(await api.get("/auth/token", alice), 401)
 
 
-async def test_a_token_from_login_can_be_logged_out(api: Api, container: Container) -> None:
-    await with_password(container, "pw-123456", email="max@example.com")
+async def test_a_token_from_login_can_be_logged_out(api: Api, adapters: Adapters) -> None:
+    await with_password(adapters, "pw-123456", email="max@example.com")
     login = await api.post(
         "/auth/login", json_body={"email": "max@example.com", "password": "pw-123456"}
     )

@@ -24,7 +24,7 @@ from tests.support.rooms import (
     revoke,
     unknown_id,
 )
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 
 WORKSPACES_RANK = "/rooms/workspaces/rank"
 
@@ -331,7 +331,7 @@ async def test_ranks_under_base_path_and_trailing_slash(api: Api, users: Users) 
         assert_no_content(await api.put(path, alice, json_body=ranking((c1, 1), (c2, 2))))
 
 
-async def test_ranks_need_a_valid_token(api: Api, users: Users, container: Container) -> None:
+async def test_ranks_need_a_valid_token(api: Api, users: Users, adapters: Adapters) -> None:
     (alice, _, _), (w1, w2, w3) = await three_workspaces(api, users)
     c1 = await new_channel(api, alice, w1["id"])
     forged = {"Cookie": "ZM_AUTH_TOKEN=forged"}
@@ -342,6 +342,6 @@ async def test_ranks_need_a_valid_token(api: Api, users: Users, container: Conta
     for path, body in attempts:
         assert_error(await api.put(path, json_body=body), 401)
         assert_error(await api.put(path, json_body=body, headers=forged), 401)
-    await revoke(container, alice)
+    await revoke(adapters, alice)
     for path, body in attempts:
         assert_error(await api.put(path, alice, json_body=body), 401)

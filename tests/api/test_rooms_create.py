@@ -25,7 +25,7 @@ from tests.support.rooms import (
     room_ids_of,
     unknown_id,
 )
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 
 # Fields a Room response must never carry whatever its type (DECISIONS.md#rooms: `membersIds`).
 NEVER_RENDERED = {"membersIds", "pictureUpdatedAt", "meetingId"}
@@ -548,7 +548,7 @@ async def test_creation_under_base_path_and_trailing_slash(
     assert await room_ids_of(api, bob) == [room["id"]]
 
 
-async def test_creation_needs_a_valid_token(api: Api, users: Users, container: Container) -> None:
+async def test_creation_needs_a_valid_token(api: Api, users: Users, adapters: Adapters) -> None:
     alice, bob, carol = await users.many(3)
     body = {"type": "group", "name": "g", "membersIds": ids(bob, carol)}
     assert_error(await api.post("/rooms", json_body=body), 401)
@@ -559,7 +559,7 @@ async def test_creation_needs_a_valid_token(api: Api, users: Users, container: C
     assert_error(
         await api.post("/rooms", json_body={}, headers={"Cookie": "ZM_AUTH_TOKEN=forged"}), 401
     )
-    await revoke(container, alice)
+    await revoke(adapters, alice)
     assert_error(await api.post("/rooms", alice, json_body=body), 401)
     assert await room_ids_of(api, bob) == []
 

@@ -20,7 +20,7 @@ from tests.support.rooms import (
     revoke,
     unknown_id,
 )
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 
 
 async def list_rooms(api: Api, user: User, query: str = "") -> list[Json]:
@@ -298,7 +298,7 @@ async def test_base_path_and_trailing_slash_serve_the_same(api: Api, users: User
         assert assert_json(await api.get(path, bob), 200) == single
 
 
-async def test_reading_needs_a_valid_token(api: Api, users: Users, container: Container) -> None:
+async def test_reading_needs_a_valid_token(api: Api, users: Users, adapters: Adapters) -> None:
     alice, bob, carol = await users.many(3)
     group = await new_group(api, alice, bob, carol)
     for path in ("/rooms", f"/rooms/{group['id']}"):
@@ -309,7 +309,7 @@ async def test_reading_needs_a_valid_token(api: Api, users: Users, container: Co
     assert [r["id"] for r in assert_json(await api.get("/rooms", headers=bearer), 200)] == [
         group["id"]
     ]
-    await revoke(container, bob)
+    await revoke(adapters, bob)
     assert_error(await api.get("/rooms", bob), 401)
     assert_error(await api.get(f"/rooms/{group['id']}", bob), 401)
 

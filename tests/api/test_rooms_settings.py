@@ -24,7 +24,7 @@ from tests.support.rooms import (
     revoke,
     unknown_id,
 )
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 from wschats.domain.model import RoomUserSettings
 
 
@@ -34,9 +34,9 @@ async def settings_of(api: Api, room: Json, user: User) -> Json:
     return settings
 
 
-async def stored_settings(container: Container, room: Json, user: User) -> RoomUserSettings | None:
+async def stored_settings(adapters: Adapters, room: Json, user: User) -> RoomUserSettings | None:
     """The settings row itself: "no row" and "an unmuted row" look the same over HTTP."""
-    async with container.database.unit_of_work() as uow:
+    async with adapters.database.unit_of_work() as uow:
         return await uow.settings.get(user.id, UUID(room["id"]))
 
 
@@ -101,28 +101,28 @@ async def test_mute_and_unmute_are_the_callers_own(
 
 
 async def test_muting_twice_sends_one_event(
-    api: Api, users: Users, events: EventCapture, container: Container
+    api: Api, users: Users, events: EventCapture, adapters: Adapters
 ) -> None:
     alice, bob, carol = await users.many(3)
     group = await new_group(api, alice, bob, carol)
     await events.watch(alice)
     await mute(api, group, alice)
-    first = await stored_settings(container, group, alice)
+    first = await stored_settings(adapters, group, alice)
     await mute(api, group, alice)
     assert await events.types(alice) == ["ROOM_MUTED"]
     assert await settings_of(api, group, alice) == {"muted": True}
-    assert await stored_settings(container, group, alice) == first
+    assert await stored_settings(adapters, group, alice) == first
 
 
 async def test_unmute_without_settings_does_nothing(
-    api: Api, users: Users, events: EventCapture, container: Container
+    api: Api, users: Users, events: EventCapture, adapters: Adapters
 ) -> None:
     alice, bob, carol = await users.many(3)
     group = await new_group(api, alice, bob, carol)
     await events.watch(alice)
     await unmute(api, group, alice)
     assert await events.received(alice) == []
-    assert await stored_settings(container, group, alice) is None
+    assert await stored_settings(adapters, group, alice) is None
     assert await settings_of(api, group, alice) == {"muted": False}
 
 
@@ -143,7 +143,7 @@ async def test_unmute_of_an_unmuted_room_sends_nothing(
 
 
 async def test_workspace_cannot_be_muted(
-    api: Api, users: Users, events: EventCapture, container: Container
+    api: Api, users: Users, events: EventCapture, adapters: Adapters
 ) -> None:
     (alice, bob, _, dave), rooms = await rooms_of_every_kind(api, users)
     workspace = rooms["workspace"]
@@ -155,7 +155,7 @@ async def test_workspace_cannot_be_muted(
     assert_error(await api.put(f"/rooms/{workspace['id']}/mute", dave), 403)
     assert_error(await api.delete(f"/rooms/{workspace['id']}/mute", dave), 403)
     assert await events.received(alice) == []
-    stored = await stored_settings(container, workspace, alice)
+    stored = await stored_settings(adapters, workspace, alice)
     assert stored is not None and stored.muted_until is None
 
 
@@ -256,7 +256,7 @@ async def test_settings_under_base_path_and_trailing_slash(api: Api, users: User
     assert await settings_of(api, group, alice) == {"muted": False, "clearedAt": body["clearedAt"]}
 
 
-async def test_settings_need_a_valid_token(api: Api, users: Users, container: Container) -> None:
+async def test_settings_need_a_valid_token(api: Api, users: Users, adapters: Adapters) -> None:
     alice, bob, carol = await users.many(3)
     group = await new_group(api, alice, bob, carol)
     forged = {"Cookie": "ZM_AUTH_TOKEN=forged"}
@@ -264,6 +264,6 @@ async def test_settings_need_a_valid_token(api: Api, users: Users, container: Co
         path = f"/rooms/{group['id']}/{suffix}"
         assert_error(await api.request(method, path), 401)
         assert_error(await api.request(method, path, headers=forged), 401)
-    await revoke(container, alice)
+    await revoke(adapters, alice)
     assert_error(await api.put(f"/rooms/{group['id']}/mute", alice), 401)
-    assert await stored_settings(container, group, alice) is None
+    assert await stored_settings(adapters, group, alice) is None

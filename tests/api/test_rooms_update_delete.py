@@ -23,7 +23,7 @@ from tests.support.rooms import (
     room_ids_of,
     unknown_id,
 )
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 
 
 async def read(api: Api, room: Json, user: User) -> Json:
@@ -435,7 +435,7 @@ async def test_update_and_delete_under_base_path_and_trailing_slash(api: Api, us
 
 
 async def test_update_and_delete_need_a_valid_token(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice, bob, carol = await users.many(3)
     group = await new_group(api, alice, bob, carol, name="kept")
@@ -445,7 +445,7 @@ async def test_update_and_delete_need_a_valid_token(
     assert_error(await api.put(path, json_body={"name": "x"}, headers=forged), 401)
     assert_error(await api.delete(path), 401)
     assert_error(await api.delete(path, headers=forged), 401)
-    await revoke(container, alice)
+    await revoke(adapters, alice)
     assert_error(await api.put(path, alice, json_body={"name": "x"}), 401)
     assert_error(await api.delete(path, alice), 401)
     assert (await read(api, group, bob))["name"] == "kept"

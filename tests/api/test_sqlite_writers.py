@@ -19,8 +19,8 @@ import pytest_asyncio
 from tests.conftest import Api, Users
 from tests.files.support import upload_attachment
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
 from wschats.config import Settings
+from wschats.devtools.app import running_app
 
 WRITERS = 64
 
@@ -35,11 +35,8 @@ async def sqlite_app(tmp_path: Path) -> AsyncIterator[tuple[Api, Users]]:
         database_timeout_seconds=0.05,
         max_group_members=WRITERS + 3,
     )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client), Users(application.state.container)
+    async with running_app(settings) as running, running.client() as client:
+        yield Api(client), Users(running.adapters)
 
 
 async def test_64_concurrent_writers_all_succeed(sqlite_app: tuple[Api, Users]) -> None:

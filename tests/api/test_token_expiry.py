@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from tests.conftest import Api, Users
 from wschats.adapters.db import tables as t
 from wschats.adapters.identity.directory import token_hash
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 
 
-async def stored(container: Container, token: str) -> bool:
-    engine = container.database.engine  # type: ignore[attr-defined]
+async def stored(adapters: Adapters, token: str) -> bool:
+    engine = adapters.database.engine
     async with engine.connect() as conn:
         count = await conn.scalar(
             select(func.count())
@@ -34,25 +34,25 @@ async def until(check: Callable[[], Awaitable[bool]]) -> None:
 
 
 async def test_expired_tokens_are_deleted_and_valid_ones_kept(
-    api: Api, api_with: Any, users: Users, container: Container
+    api: Api, api_with: Any, users: Users, adapters: Adapters
 ) -> None:
     user = await users.new()
-    assert container.directory is not None
-    short = await container.directory.issue_token(user.id, 1)
+    assert adapters.directory is not None
+    short = await adapters.directory.issue_token(user.id, 1)
     auth = {"Authorization": f"Bearer {short}"}
 
     async def refused() -> bool:
         return (await api.request("GET", "/rooms", headers=auth)).status_code == 401
 
     await until(refused)
-    assert await stored(container, short)  # expired, not yet swept
+    assert await stored(adapters, short)  # expired, not yet swept
 
     # Another process starting sweeps at once, then every 0.2 s.
     await api_with(expired_token_sweep_seconds=0.2)
 
     async def swept() -> bool:
-        return not await stored(container, short)
+        return not await stored(adapters, short)
 
     await until(swept)
-    assert await stored(container, user.token)
+    assert await stored(adapters, user.token)
     assert (await api.get("/rooms", user)).status_code == 200

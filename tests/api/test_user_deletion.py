@@ -9,8 +9,7 @@ from PIL import Image
 
 from tests.conftest import Api, EventCapture, User, Users
 from tests.support.rooms import new_room
-from wschats.app import SystemClock
-from wschats.container import Container
+from wschats.bootstrap import Adapters, SystemClock
 from wschats.domain.escapes import encode_text
 from wschats.services.accounts import AccountService
 
@@ -28,7 +27,7 @@ async def members(api: Api, reader: User, room_id: str) -> dict[str, bool]:
 
 
 async def test_deleting_a_user_leaves_their_rooms_in_good_hands(
-    api: Api, users: Users, events: EventCapture, container: Container
+    api: Api, users: Users, events: EventCapture, adapters: Adapters
 ) -> None:
     alice, bob, carol, dave = await users.many(4)
     led = await new_room(api, alice, "group", [bob, carol])  # alice the only owner
@@ -53,10 +52,10 @@ async def test_deleting_a_user_leaves_their_rooms_in_good_hands(
     assert picture.status_code == 204
     await events.watch(bob, carol, dave)
 
-    accounts = AccountService(container.database, container.events, container.blobs, SystemClock())
+    accounts = AccountService(adapters.database, adapters.events, adapters.blobs, SystemClock())
     removal = await accounts.remove_user(alice.id)
-    assert container.directory is not None
-    await container.directory.delete_user(alice.id)
+    assert adapters.directory is not None
+    await adapters.directory.delete_user(alice.id)
 
     assert (removal.rooms_left, removal.rooms_deleted) == (4, 1)
     assert (removal.owners_promoted, removal.picture_removed) == (2, True)
@@ -93,12 +92,12 @@ async def test_deleting_a_user_leaves_their_rooms_in_good_hands(
 
 
 async def test_deleting_a_user_without_rooms_or_picture_changes_nothing_else(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice, bob, carol = await users.many(3)
     kept = await new_room(api, bob, "group", [carol, await users.new()])
 
-    accounts = AccountService(container.database, container.events, container.blobs, SystemClock())
+    accounts = AccountService(adapters.database, adapters.events, adapters.blobs, SystemClock())
     removal = await accounts.remove_user(alice.id)
 
     assert removal.rooms_left == removal.rooms_deleted == removal.owners_promoted == 0

@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import Api, User, Users
 from tests.support.errors import assert_error
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
-from wschats.container import Container
 from wschats.domain.model import ChatsUser, UserType
 from wschats.ports import NewUser
 
@@ -25,8 +25,8 @@ def query(*ids: object) -> str:
     return "/users?" + "&".join(f"userIds={i}" for i in ids)
 
 
-async def save_chats_user(container: Container, chats_user: ChatsUser) -> None:
-    async with container.database.unit_of_work(write=True) as uow:
+async def save_chats_user(adapters: Adapters, chats_user: ChatsUser) -> None:
+    async with adapters.database.unit_of_work(write=True) as uow:
         await uow.chats_users.save(chats_user)
         await uow.commit()
 
@@ -92,13 +92,13 @@ async def test_a_comma_separated_list_is_one_unknown_id(api: Api, users: Users) 
 
 
 async def test_status_message_and_picture_date_appear_only_with_a_chats_record(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice, bob, carol = await users.many(3)
-    await save_chats_user(container, ChatsUser(id=bob.id))
+    await save_chats_user(adapters, ChatsUser(id=bob.id))
     pictured = datetime(2024, 9, 10, 10, 0, 0, 123000, tzinfo=UTC)
     await save_chats_user(
-        container, ChatsUser(id=carol.id, picture_updated_at=pictured, status_message="busy")
+        adapters, ChatsUser(id=carol.id, picture_updated_at=pictured, status_message="busy")
     )
 
     response = await api.get(query(alice.id, bob.id, carol.id), alice)
@@ -112,10 +112,10 @@ async def test_status_message_and_picture_date_appear_only_with_a_chats_record(
     assert single.json() == response.json()[2]
 
 
-async def test_guests_are_typed_guest(api: Api, users: Users, container: Container) -> None:
+async def test_guests_are_typed_guest(api: Api, users: Users, adapters: Adapters) -> None:
     alice = await users.new("alice")
-    assert container.directory is not None
-    (guest_id,) = await container.directory.add_users(
+    assert adapters.directory is not None
+    (guest_id,) = await adapters.directory.add_users(
         [NewUser(email="visitor@example.com", name="Visitor", type=UserType.GUEST)]
     )
 
@@ -161,11 +161,11 @@ async def test_an_unknown_or_malformed_user_id_is_404(api: Api, users: Users) ->
 
 
 async def test_a_disabled_user_is_still_known_to_others(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice, bob = await users.many(2)
-    assert container.directory is not None
-    await container.directory.disable(bob.id)
+    assert adapters.directory is not None
+    await adapters.directory.disable(bob.id)
 
     assert (await api.get(f"/users/{bob.id}", alice)).json() == as_user(bob)
 
@@ -266,14 +266,14 @@ async def test_every_capability_can_be_configured(api_with: Any, users: Users) -
 
 
 async def test_capabilities_are_the_same_for_everyone(
-    api: Api, users: Users, container: Container
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     alice = await users.new("alice")
-    assert container.directory is not None
-    (guest_id,) = await container.directory.add_users(
+    assert adapters.directory is not None
+    (guest_id,) = await adapters.directory.add_users(
         [NewUser(email="guest@example.com", name="Guest", type=UserType.GUEST)]
     )
-    guest_token = await container.directory.issue_token(guest_id, 60)
+    guest_token = await adapters.directory.issue_token(guest_id, 60)
 
     mine = await api.get("/users/capabilities", alice)
     theirs = await api.get(

@@ -14,7 +14,7 @@ def person(user: User) -> dict[str, str]:
 
 
 async def named(users: Users, name: str, email: str) -> User:
-    directory = users.container.directory
+    directory = users.adapters.directory
     assert directory is not None
     (user_id,) = await directory.add_users([NewUser(email=email, name=name)])
     token = await directory.issue_token(user_id, 3600)
@@ -69,7 +69,7 @@ async def test_the_limit_caps_the_answer(api: Api, users: Users) -> None:
 async def test_disabled_people_are_not_found(api: Api, users: Users) -> None:
     me = await users.new()
     gone = await named(users, "Gone Person", "gone@example.com")
-    directory = users.container.directory
+    directory = users.adapters.directory
     assert directory is not None
     await directory.disable(gone.id)
 

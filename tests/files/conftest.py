@@ -1,9 +1,10 @@
 """Fixtures for the file API tests: every test runs on local storage and on S3 (a real S3 wire
 server, moto, on 127.0.0.1), each on SQLite and on PostgreSQL.
 
-This folder has its own `settings`, `app` and `container`: the shared fixtures (`api`, `users`,
-`events`, `clean`) pick them up by name. Each storage/database pair gets its own database and
-storage, so one app's start-up storage sweep never sees another app's rows.
+This folder has its own `settings` and `running` (the app): the shared fixtures (`app`,
+`container`, `adapters`, `api`, `users`, `events`, `clean`) pick them up by name. Each
+storage/database pair gets its own database and storage, so one app's start-up storage sweep
+never sees another app's rows.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 
 from tests.files.support import S3_ACCESS_KEY, S3_SECRET_KEY, Stored, stored_view
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
 from wschats.config import Settings
-from wschats.container import Container
+from wschats.devtools.app import Running, running_app
 
 PG_ADMIN_URL = os.environ.get("WSC_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -84,17 +83,9 @@ def settings(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture(scope="session")
-def container(app: FastAPI) -> Container:
-    value = app.state.container
-    assert isinstance(value, Container)
-    return value
+async def running(settings: Settings) -> AsyncIterator[Running]:
+    async with running_app(settings) as value:
+        yield value
 
 
 @pytest_asyncio.fixture(loop_scope="session", autouse=True)

@@ -16,6 +16,7 @@ from tests.files.support import (
     upload_headers,
 )
 from tests.support.rooms import new_group, new_room, new_workspace
+from wschats.bootstrap import Adapters
 from wschats.domain.escapes import encode_text
 
 
@@ -299,19 +300,17 @@ async def test_listing_pages_by_newest_first(api: Api, users: Users) -> None:
 
 
 async def test_listing_does_not_skip_items_sharing_a_timestamp(
-    api: Api, users: Users, container: object
+    api: Api, users: Users, adapters: Adapters
 ) -> None:
     """The original's predicate skipped these (behaviour.md#list-attachments); ours must not."""
-    from wschats.container import Container
     from wschats.domain.model import FileMetadata, FileType
     from wschats.domain.time import utc_now
 
-    assert isinstance(container, Container)
     owner, member = await users.many(2)
     room = await new_group(api, owner, member, await users.new())
     now = utc_now()
     ids = sorted(uuid.uuid4() for _ in range(5))
-    async with container.database.unit_of_work(write=True) as uow:
+    async with adapters.database.unit_of_work(write=True) as uow:
         for file_id in ids:
             await uow.files.add(
                 FileMetadata(

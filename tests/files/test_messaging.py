@@ -18,10 +18,8 @@ from tests.files.support import image_bytes, upload_attachment
 from tests.support.rooms import new_group
 from wschats.adapters.db.database import SqlDatabase
 from wschats.adapters.db.outbox import SqlOutboxQueue
-from wschats.adapters.preview import InProcessPreviewer
-from wschats.app import SystemClock
+from wschats.bootstrap import Adapters, SystemClock
 from wschats.config import Settings
-from wschats.container import Container
 from wschats.domain.escapes import encode_text
 from wschats.domain.messaging import (
     AttachmentAdded,
@@ -45,20 +43,19 @@ def principal(user: User) -> Principal:
 
 
 class Recording:
-    def __init__(self, database: SqlDatabase, container: Container) -> None:
+    def __init__(self, database: SqlDatabase, adapters: Adapters, settings: Settings) -> None:
         self.database = database
         clock = SystemClock()
-        assert isinstance(container.previewer, InProcessPreviewer)
         self.attachments = AttachmentService(
-            database, container.blobs, clock, max_attachment_bytes=1024 * 1024
+            database, adapters.blobs, clock, max_attachment_bytes=1024 * 1024
         )
         self.pictures = PictureService(
             database,
-            container.events,
-            container.blobs,
-            container.users.capabilities(),
+            adapters.events,
+            adapters.blobs,
+            settings.capabilities(),
             clock,
-            container.previewer,
+            adapters.pictures,
         )
         self.queue = SqlOutboxQueue(database)
 
@@ -68,10 +65,10 @@ class Recording:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def recording(settings: Settings, container: Container) -> AsyncIterator[Recording]:
+async def recording(settings: Settings, adapters: Adapters) -> AsyncIterator[Recording]:
     database = SqlDatabase(settings.resolved_database_url(), record_messages=True)
     try:
-        yield Recording(database, container)
+        yield Recording(database, adapters, settings)
     finally:
         await database.close()
 

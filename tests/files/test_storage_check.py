@@ -8,13 +8,14 @@ import uuid
 
 from tests.conftest import Users
 from tests.files.support import Stored
+from wschats.bootstrap import Adapters
 from wschats.container import Container
 from wschats.domain.model import FileMetadata, FileType
 from wschats.domain.time import utc_now
 
 
 async def test_bytes_whose_row_is_committed_during_the_grace_are_kept(
-    container: Container, users: Users, stored: Stored
+    container: Container, adapters: Adapters, users: Users, stored: Stored
 ) -> None:
     owner = await users.new()
     in_flight, orphan = uuid.uuid4(), uuid.uuid4()
@@ -27,7 +28,7 @@ async def test_bytes_whose_row_is_committed_during_the_grace_are_kept(
     checking = asyncio.create_task(container.storage.check(grace_seconds=1.0))
     await asyncio.sleep(0.2)  # the scan has seen both without a row
     now = utc_now()
-    async with container.database.unit_of_work(write=True) as uow:
+    async with adapters.database.unit_of_work(write=True) as uow:
         await uow.files.add(
             FileMetadata(
                 id=in_flight,

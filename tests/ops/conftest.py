@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
-from wschats.container import Container
+from wschats.devtools.app import Running, running_app
 from wschats.ports import NewUser
 
 
@@ -34,17 +34,19 @@ class Person:
 
 @dataclass
 class RunningApp:
-    app: FastAPI
+    running: Running
     client: httpx.AsyncClient
 
     @property
-    def container(self) -> Container:
-        value = self.app.state.container
-        assert isinstance(value, Container)
-        return value
+    def app(self) -> FastAPI:
+        return self.running.app
+
+    @property
+    def adapters(self) -> Adapters:
+        return self.running.adapters
 
     async def person(self) -> Person:
-        directory = self.container.directory
+        directory = self.adapters.directory
         assert directory is not None
         email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
         (user_id,) = await directory.add_users([NewUser(email=email, name="Ops")])
@@ -82,12 +84,13 @@ def make_app(tmp_path: Path) -> AppFactory:
         data_dir.mkdir()
         url = f"sqlite:///{data_dir / 'wschats.db'}"
         upgrade(url)
-        app = create_app(Settings(data_dir=data_dir, database_url=url, **changes))
-        async with app.router.lifespan_context(app):
-            # The 500 handler answers and then re-raises (for the server's log): let the
-            # client see the answer, as a real client would.
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                yield RunningApp(app, c)
+        settings = Settings(data_dir=data_dir, database_url=url, **changes)
+        # The 500 handler answers and then re-raises (for the server's log): let the client
+        # see the answer, as a real client would.
+        async with (
+            running_app(settings) as running,
+            running.client(raise_app_exceptions=False) as client,
+        ):
+            yield RunningApp(running, client)
 
     return running

@@ -29,7 +29,7 @@ async def account(running: RunningApp) -> str:
 
 
 def directory(running: RunningApp) -> DirectoryIdentity:
-    value = running.container.directory
+    value = running.adapters.directory
     assert isinstance(value, DirectoryIdentity)
     return value
 

@@ -2,8 +2,8 @@
 preview, files stored in a room, and a previewer that counts its renders.
 
 Every test here runs four times: SQLite and PostgreSQL (the root `backend` parameter) times
-local and S3 storage (`storage`, S3 being a moto server on 127.0.0.1). `settings`, `app` and
-`container` are overridden for that: the root ones are session fixtures without the storage
+local and S3 storage (`storage`, S3 being a moto server on 127.0.0.1). `settings` and
+`running` are overridden for that: the root ones are session fixtures without the storage
 parameter, and a session fixture is reused whatever the folder asking for it.
 """
 
@@ -15,15 +15,16 @@ import struct
 import uuid
 import zlib
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI
 from PIL import Image, ImageDraw
 from pypdf import PdfReader, PdfWriter
 
@@ -31,15 +32,15 @@ from tests.conftest import Api, User, Users, database_url_for
 from tests.support.rooms import new_group
 from wschats.adapters.blobs import LocalBlobStore, S3BlobStore
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
+from wschats.bootstrap import Adapters, build_previewer
 from wschats.config import Settings
 from wschats.container import Container
+from wschats.devtools.app import Running, running_app
 from wschats.domain.files import blob_key
 from wschats.domain.model import FileMetadata, FileType
 from wschats.domain.previews import PreviewRequest, Rendered
 from wschats.domain.time import utc_now
 from wschats.ports import Previewer
-from wschats.services.previews import PreviewService
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -66,7 +67,13 @@ def settings(
     data_dir = tmp_path_factory.mktemp(f"previews-{backend}-{storage}")
     url = database_url_for(backend, request, data_dir)
     upgrade(url)
-    settings = Settings(data_dir=data_dir, database_url=url, base_path="/services/chats")
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=url,
+        base_path="/services/chats",
+        # The tests look at what storage holds; those of the memory cache turn it on.
+        preview_memory_cache_mb=0,
+    )
     if storage == "local":
         return settings
     return settings.model_copy(
@@ -81,25 +88,26 @@ def settings(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture(scope="session")
-def container(app: FastAPI, storage: str) -> Container:
-    value = app.state.container
-    assert isinstance(value, Container)
-    assert isinstance(value.blobs, S3BlobStore if storage == "s3" else LocalBlobStore)
-    return value
+async def running(settings: Settings, storage: str) -> AsyncIterator[Running]:
+    """The app on this storage, its previewer counting the renders (see `renders`)."""
+    previewer = build_previewer(settings)
+    try:
+        async with running_app(
+            settings, previewer=CountingPreviewer(previewer), pictures=previewer
+        ) as value:
+            assert isinstance(
+                value.adapters.blobs, S3BlobStore if storage == "s3" else LocalBlobStore
+            )
+            yield value
+    finally:
+        await previewer.close()
 
 
 # ------------------------------------------------------------------------ counting renders
 
 
 class CountingPreviewer:
-    """The container's real previewer, counting the renders that reach it."""
+    """A real previewer, counting the renders that reach it."""
 
     def __init__(self, inner: Previewer) -> None:
         self.inner = inner
@@ -117,30 +125,28 @@ class CountingPreviewer:
         return await self.inner.health()
 
     async def close(self) -> None:
-        """The inner previewer belongs to the container, which closes it."""
+        """The inner previewer is closed by whoever made it."""
 
 
-def use_previewer(
-    container: Container, previewer: Previewer, memory_cache_bytes: int = 0
-) -> PreviewService:
-    """Serve previews through `previewer` (the HTTP layer asks the container each time),
-    without the memory cache unless asked: the tests look at what storage holds."""
-    container.previews = PreviewService(
-        container.database, container.blobs, previewer, memory_cache_bytes=memory_cache_bytes
-    )
-    return container.previews
+@asynccontextmanager
+async def another_app(
+    settings: Settings, changes: dict[str, Any] | None = None, **overrides: Any
+) -> AsyncIterator[tuple[Api, Running]]:
+    """A second app on the same database and storage, with `changes` to the settings and
+    adapters replaced by `overrides` (`previewer=...`); it stops (its cache writes done) on
+    the way out."""
+    changed = settings.model_copy(update=changes or {})
+    async with running_app(changed, **overrides) as other, other.client() as client:
+        yield Api(client), other
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def renders(container: Container, api: Api) -> AsyncIterator[CountingPreviewer]:
-    original = container.previews
-    counting = CountingPreviewer(container.previewer)
-    use_previewer(container, counting)
-    try:
-        yield counting
-    finally:
-        await container.previews.settle()
-        container.previews = original
+async def renders(adapters: Adapters, api: Api) -> CountingPreviewer:
+    """The app's previewer, which has counted no render yet in this test."""
+    counting = adapters.previewer
+    assert isinstance(counting, CountingPreviewer)
+    counting.requests.clear()
+    return counting
 
 
 @pytest_asyncio.fixture(loop_scope="session", autouse=True)
@@ -182,7 +188,7 @@ def escaped(text: str) -> str:
 
 
 async def store_file(
-    container: Container,
+    adapters: Adapters,
     content: bytes,
     mime_type: str,
     *,
@@ -198,9 +204,9 @@ async def store_file(
     async def chunks() -> AsyncIterator[bytes]:
         yield content
 
-    await container.blobs.put(blob_key(file_id), chunks())
+    await adapters.blobs.put(blob_key(file_id), chunks())
     now = utc_now()
-    async with container.database.unit_of_work(write=True) as uow:
+    async with adapters.database.unit_of_work(write=True) as uow:
         await uow.files.add(
             FileMetadata(
                 id=file_id,

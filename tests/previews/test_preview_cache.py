@@ -17,38 +17,39 @@ from tests.previews.conftest import (
     CountingPreviewer,
     Room,
     Samples,
+    another_app,
     assert_preview,
     image_of,
-    use_previewer,
 )
 from tests.support.errors import assert_error
-from wschats.container import Container
+from wschats.config import Settings
+from wschats.devtools.app import Running
 from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.previews import PreviewRequest, Rendered
 from wschats.ports import Previewer
 
 
-async def cached_keys(container: Container, file_id: UUID) -> list[str]:
-    """The file's cache entries, once the writes in progress are done."""
-    await container.previews.settle()
-    return [key async for key in container.blobs.keys(preview_prefix(file_id))]
+async def cached_keys(running: Running, file_id: UUID) -> list[str]:
+    """The file's cache entries, once the app's writes in progress are done."""
+    await running.services.previews.settle()
+    return [key async for key in running.adapters.blobs.keys(preview_prefix(file_id))]
 
 
-async def stored(container: Container, key: str) -> bytes:
-    await container.previews.settle()
-    return b"".join([chunk async for chunk in container.blobs.get(key)])
+async def stored(running: Running, key: str) -> bytes:
+    await running.services.previews.settle()
+    return b"".join([chunk async for chunk in running.adapters.blobs.get(key)])
 
 
 async def test_repeat_is_served_from_the_cache(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    api: Api, room: Room, samples: Samples, running: Running, renders: CountingPreviewer
 ) -> None:
     file_id = await room.store(samples.photo_jpeg, "image/jpeg")
     url = f"{PATH}/image/{file_id}/0x0/thumbnail/?quality=Low&output_format=Webp&shape=Rectangular"
     first = await api.get(url, room.bob)
     assert image_of(first, "WEBP").size == (320, 213)
     assert renders.count == 1
-    (key,) = await cached_keys(container, file_id)
-    assert await stored(container, key) == first.content
+    (key,) = await cached_keys(running, file_id)
+    assert await stored(running, key) == first.content
 
     second = await api.get(url, room.carol)
     assert renders.count == 1
@@ -71,7 +72,7 @@ async def test_cache_hit_still_checks_access(
 
 
 async def test_equal_requests_share_one_entry(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    api: Api, room: Room, samples: Samples, running: Running, renders: CountingPreviewer
 ) -> None:
     """Spelling, defaults, the trailing slash, the base path and parameters that change
     nothing (quality of a PNG, crop of a thumbnail) do not make a request different."""
@@ -97,12 +98,12 @@ async def test_equal_requests_share_one_entry(
     for url in (f"{PATH}/pdf/{pdf}/", f"{PATH}/pdf/{pdf}/?firstPage=1", f"/preview/pdf/{pdf}"):
         assert_preview(await api.get(url, room.bob), "application/pdf")
     assert renders.count == 4
-    assert len(await cached_keys(container, image)) == 2
-    assert len(await cached_keys(container, pdf)) == 2
+    assert len(await cached_keys(running, image)) == 2
+    assert len(await cached_keys(running, pdf)) == 2
 
 
 async def test_different_requests_get_their_own_entries(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    api: Api, room: Room, samples: Samples, running: Running, renders: CountingPreviewer
 ) -> None:
     file_id = await room.store(samples.photo_jpeg, "image/jpeg")
     contents = set()
@@ -119,7 +120,7 @@ async def test_different_requests_get_their_own_entries(
         contents.add(response.content)
     assert renders.count == 6
     assert len(contents) == 6
-    assert len(await cached_keys(container, file_id)) == 6
+    assert len(await cached_keys(running, file_id)) == 6
 
 
 async def test_same_parameters_of_another_file_are_another_entry(
@@ -135,7 +136,7 @@ async def test_same_parameters_of_another_file_are_another_entry(
 
 
 async def test_simultaneous_identical_requests_render_once(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    api: Api, room: Room, samples: Samples, running: Running, renders: CountingPreviewer
 ) -> None:
     file_id = await room.store(samples.camera_jpeg, "image/jpeg")
     url = f"{PATH}/image/{file_id}/256x256/thumbnail"
@@ -143,29 +144,29 @@ async def test_simultaneous_identical_requests_render_once(
     contents = {image_of(response, "JPEG").tobytes() for response in responses}
     assert len(contents) == 1
     assert renders.count == 1
-    assert len(await cached_keys(container, file_id)) == 1
+    assert len(await cached_keys(running, file_id)) == 1
 
 
 async def test_unreadable_cache_entry_is_rendered_again(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    api: Api, room: Room, samples: Samples, running: Running, renders: CountingPreviewer
 ) -> None:
     file_id = await room.store(samples.photo_jpeg, "image/jpeg")
     url = f"{PATH}/image/{file_id}/100x100/"
     good = (await api.get(url, room.bob)).content
-    (key,) = await cached_keys(container, file_id)
+    (key,) = await cached_keys(running, file_id)
 
     async def junk() -> AsyncIterator[bytes]:
         yield b"this is not a picture"
 
-    await container.blobs.put(key, junk())
+    await running.adapters.blobs.put(key, junk())
     again = await api.get(url, room.bob)
     assert image_of(again, "JPEG").size == (100, 100)
     assert renders.count == 2
-    assert await stored(container, key) == again.content == good
+    assert await stored(running, key) == again.content == good
 
 
 async def test_room_deletion_removes_the_file_and_its_previews(
-    api: Api, room: Room, samples: Samples, container: Container
+    api: Api, room: Room, samples: Samples, running: Running
 ) -> None:
     image = await room.store(samples.photo_jpeg, "image/jpeg")
     pdf = await room.store(samples.five_page_pdf, "application/pdf")
@@ -176,69 +177,75 @@ async def test_room_deletion_removes_the_file_and_its_previews(
         f"{PATH}/pdf/{pdf}/0x0/thumbnail/",
     ):
         assert (await api.get(url, room.bob)).status_code == 200
-    assert len(await cached_keys(container, image)) == 2
-    assert len(await cached_keys(container, pdf)) == 2
+    assert len(await cached_keys(running, image)) == 2
+    assert len(await cached_keys(running, pdf)) == 2
 
     assert (await api.delete(f"/rooms/{room.id}", room.alice)).status_code == 204
 
     for file_id in (image, pdf):
-        assert await cached_keys(container, file_id) == []
-        assert await container.blobs.size(blob_key(file_id)) is None
+        assert await cached_keys(running, file_id) == []
+        assert await running.adapters.blobs.size(blob_key(file_id)) is None
     assert_error(await api.get(f"{PATH}/image/{image}/0x0/thumbnail/", room.bob), 404)
 
 
 async def test_attachment_deletion_removes_its_previews_only(
-    api: Api, room: Room, samples: Samples, container: Container
+    api: Api, room: Room, samples: Samples, running: Running
 ) -> None:
     deleted = await room.store(samples.photo_jpeg, "image/jpeg")
     kept = await room.store(samples.photo_jpeg, "image/jpeg")
     for file_id in (deleted, kept):
         response = await api.get(f"{PATH}/image/{file_id}/0x0/thumbnail/", room.bob)
         assert response.status_code == 200
-        assert len(await cached_keys(container, file_id)) == 1
+        assert len(await cached_keys(running, file_id)) == 1
 
     assert (await api.delete(f"/attachments/{deleted}", room.alice)).status_code == 204
 
-    assert await cached_keys(container, deleted) == []
-    assert await container.blobs.size(blob_key(deleted)) is None
-    assert len(await cached_keys(container, kept)) == 1
+    assert await cached_keys(running, deleted) == []
+    assert await running.adapters.blobs.size(blob_key(deleted)) is None
+    assert len(await cached_keys(running, kept)) == 1
     assert_error(await api.get(f"{PATH}/image/{deleted}/0x0/thumbnail/", room.bob), 404)
 
 
 class DeletingPreviewer(CountingPreviewer):
     """Runs `during` (a room deletion) after rendering, before the service stores the result."""
 
-    def __init__(self, inner: Previewer, during: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, inner: Previewer) -> None:
         super().__init__(inner)
-        self.during = during
+        self.during: Callable[[], Awaitable[None]] | None = None
 
     async def render(self, request: PreviewRequest, source: Path) -> Rendered:
         rendered = await super().render(request, source)
-        await self.during()
+        if self.during is not None:
+            await self.during()
         return rendered
 
 
 async def test_file_deleted_during_a_render_leaves_no_preview_behind(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    room: Room,
+    samples: Samples,
+    settings: Settings,
+    running: Running,
+    renders: CountingPreviewer,
 ) -> None:
     """The deletion's cleanup runs before the render is stored: the entry must not outlive it."""
     file_id = await room.store(samples.photo_jpeg, "image/jpeg")
+    deleting = DeletingPreviewer(renders)
+    async with another_app(settings, previewer=deleting) as (api, _):
 
-    async def delete_room() -> None:
-        response = await api.delete(f"/rooms/{room.id}", room.alice)
-        assert response.status_code == 204
+        async def delete_room() -> None:
+            response = await api.delete(f"/rooms/{room.id}", room.alice)
+            assert response.status_code == 204
 
-    deleting = DeletingPreviewer(container.previewer, delete_room)
-    use_previewer(container, deleting)
-    response = await api.get(f"{PATH}/image/{file_id}/100x100/thumbnail", room.bob)
-    # The caller was a member when it asked: it gets what it asked for.
-    assert image_of(response, "JPEG").size == (100, 100)
-    assert deleting.count == 1
-    assert await container.blobs.size(blob_key(file_id)) is None
-    assert await cached_keys(container, file_id) == []
+        deleting.during = delete_room
+        response = await api.get(f"{PATH}/image/{file_id}/100x100/thumbnail", room.bob)
+        # The caller was a member when it asked: it gets what it asked for.
+        assert image_of(response, "JPEG").size == (100, 100)
+        assert deleting.count == 1
+    assert await running.adapters.blobs.size(blob_key(file_id)) is None
+    assert await cached_keys(running, file_id) == []
 
 
-MEMORY = 1024 * 1024
+MEMORY = {"preview_memory_cache_mb": 1}  # the folder's app keeps no preview in memory
 
 
 async def thumbnail_of_a_photo(
@@ -253,80 +260,85 @@ async def thumbnail_of_a_photo(
 
 
 async def test_a_small_preview_is_also_kept_in_memory(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    room: Room, samples: Samples, settings: Settings, renders: CountingPreviewer
 ) -> None:
-    use_previewer(container, renders, memory_cache_bytes=MEMORY)
-    file_id, url, first = await thumbnail_of_a_photo(api, room, samples)
-    (key,) = await cached_keys(container, file_id)
-    await container.blobs.delete(key)  # only memory holds it now
+    async with another_app(settings, MEMORY, previewer=renders) as (api, running):
+        file_id, url, first = await thumbnail_of_a_photo(api, room, samples)
+        (key,) = await cached_keys(running, file_id)
+        await running.adapters.blobs.delete(key)  # only memory holds it now
 
-    again = await api.get(url, room.carol)
-    assert again.content == first.content
-    assert_preview(again, "image/jpeg")
-    assert again.headers["content-length"] == str(len(first.content))
-    assert renders.count == 1
-    assert_error(await api.get(url, room.dave), 403)  # memory is behind the access check
+        again = await api.get(url, room.carol)
+        assert again.content == first.content
+        assert_preview(again, "image/jpeg")
+        assert again.headers["content-length"] == str(len(first.content))
+        assert renders.count == 1
+        assert_error(await api.get(url, room.dave), 403)  # memory is behind the access check
 
 
 async def test_a_preview_in_memory_is_gone_with_its_file(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    room: Room, samples: Samples, settings: Settings, renders: CountingPreviewer
 ) -> None:
-    use_previewer(container, renders, memory_cache_bytes=MEMORY)
-    file_id, url, _ = await thumbnail_of_a_photo(api, room, samples)
+    async with another_app(settings, MEMORY, previewer=renders) as (api, _):
+        file_id, url, _ = await thumbnail_of_a_photo(api, room, samples)
 
-    assert (await api.delete(f"/attachments/{file_id}", room.alice)).status_code == 204
+        assert (await api.delete(f"/attachments/{file_id}", room.alice)).status_code == 204
 
-    assert_error(await api.get(url, room.bob), 404)
+        assert_error(await api.get(url, room.bob), 404)
 
 
 async def test_a_preview_read_from_storage_is_kept_in_memory(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    api: Api,
+    room: Room,
+    samples: Samples,
+    settings: Settings,
+    running: Running,
+    renders: CountingPreviewer,
 ) -> None:
     # Another process rendered it: this one finds it in storage, then keeps it.
     file_id, url, first = await thumbnail_of_a_photo(api, room, samples)
-    (key,) = await cached_keys(container, file_id)
-    use_previewer(container, renders, memory_cache_bytes=MEMORY)
-    assert (await api.get(url, room.bob)).content == first.content
-    await container.blobs.delete(key)
+    (key,) = await cached_keys(running, file_id)
+    async with another_app(settings, MEMORY, previewer=renders) as (this_one, _):
+        assert (await this_one.get(url, room.bob)).content == first.content
+        await running.adapters.blobs.delete(key)
 
-    assert (await api.get(url, room.carol)).content == first.content
+        assert (await this_one.get(url, room.carol)).content == first.content
     assert renders.count == 1
 
 
 async def test_every_preview_route_answers_from_memory_as_it_answered_first(
-    api: Api, room: Room, samples: Samples, container: Container, renders: CountingPreviewer
+    room: Room, samples: Samples, settings: Settings, renders: CountingPreviewer
 ) -> None:
-    use_previewer(container, renders, memory_cache_bytes=MEMORY)
-    photo = await room.store(samples.photo_jpeg, "image/jpeg")
-    pdf = await room.store(samples.five_page_pdf, "application/pdf")
-    # Each route without parameters and with each one alone: a parameter lost on the way
-    # would answer the entry without it, also in memory.
-    routes = {
-        f"{PATH}/image/{photo}/100x100/": ["quality=Low", "crop=true", "output_format=Png"],
-        f"{PATH}/image/{photo}/90x90/thumbnail": [
-            "shape=Rounded",
-            "quality=High",
-            "output_format=Webp",
-        ],
-        f"{PATH}/pdf/{pdf}/": ["firstPage=2", "lastPage=3"],
-        f"{PATH}/pdf/{pdf}/100x100/thumbnail/": [
-            "shape=Rounded",
-            "quality=Low",
-            "output_format=Png",
-        ],
-    }
-    urls = [f"{route}?{query}" for route, queries in routes.items() for query in ["", *queries]]
-    firsts = [await api.get(url, room.bob) for url in urls]
-    assert [first.status_code for first in firsts] == [200] * len(urls)
-    assert len({first.content for first in firsts}) == len(urls)
-    for file_id in (photo, pdf):
-        for key in await cached_keys(container, file_id):
-            await container.blobs.delete(key)  # only memory holds them now
-
-    for url, first in zip(urls, firsts, strict=True):
-        again = await api.get(url, room.carol)
-        assert again.content == first.content
-        assert {k: v for k, v in again.headers.items() if k != "x-trace-id"} == {
-            k: v for k, v in first.headers.items() if k != "x-trace-id"
+    async with another_app(settings, MEMORY, previewer=renders) as (api, running):
+        photo = await room.store(samples.photo_jpeg, "image/jpeg")
+        pdf = await room.store(samples.five_page_pdf, "application/pdf")
+        # Each route without parameters and with each one alone: a parameter lost on the way
+        # would answer the entry without it, also in memory.
+        routes = {
+            f"{PATH}/image/{photo}/100x100/": ["quality=Low", "crop=true", "output_format=Png"],
+            f"{PATH}/image/{photo}/90x90/thumbnail": [
+                "shape=Rounded",
+                "quality=High",
+                "output_format=Webp",
+            ],
+            f"{PATH}/pdf/{pdf}/": ["firstPage=2", "lastPage=3"],
+            f"{PATH}/pdf/{pdf}/100x100/thumbnail/": [
+                "shape=Rounded",
+                "quality=Low",
+                "output_format=Png",
+            ],
         }
+        urls = [f"{route}?{query}" for route, queries in routes.items() for query in ["", *queries]]
+        firsts = [await api.get(url, room.bob) for url in urls]
+        assert [first.status_code for first in firsts] == [200] * len(urls)
+        assert len({first.content for first in firsts}) == len(urls)
+        for file_id in (photo, pdf):
+            for key in await cached_keys(running, file_id):
+                await running.adapters.blobs.delete(key)  # only memory holds them now
+
+        for url, first in zip(urls, firsts, strict=True):
+            again = await api.get(url, room.carol)
+            assert again.content == first.content
+            assert {k: v for k, v in again.headers.items() if k != "x-trace-id"} == {
+                k: v for k, v in first.headers.items() if k != "x-trace-id"
+            }
     assert renders.count == len(urls)

@@ -8,10 +8,12 @@ import uuid
 import pytest
 
 from tests.conftest import Api
-from tests.previews.conftest import PATH, Room, Samples, store_file, use_previewer
+from tests.previews.conftest import PATH, Room, Samples, another_app, store_file
 from tests.support.errors import assert_error
 from tests.support.rooms import assert_json
 from wschats.adapters.preview import InProcessPreviewer
+from wschats.bootstrap import Adapters
+from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.files import blob_key, preview_prefix
 from wschats.domain.model import FileType
@@ -48,7 +50,7 @@ async def test_caller_outside_the_room_is_forbidden(api: Api, room: Room, sample
 
 
 async def test_a_channels_file_is_for_its_workspace_members(
-    api: Api, room: Room, samples: Samples, container: Container
+    api: Api, room: Room, samples: Samples, adapters: Adapters
 ) -> None:
     """Channels have no members of their own: their workspace's members may preview a file
     of the channel (its picture), anyone else gets 403."""
@@ -67,7 +69,7 @@ async def test_a_channels_file_is_for_its_workspace_members(
         201,
     )  # fmt: skip
     picture = await store_file(
-        container,
+        adapters,
         samples.photo_jpeg,
         "image/jpeg",
         room_id=uuid.UUID(channel["id"]),
@@ -83,11 +85,11 @@ async def test_a_channels_file_is_for_its_workspace_members(
 
 
 async def test_file_in_no_room_is_not_found(
-    api: Api, room: Room, samples: Samples, container: Container
+    api: Api, room: Room, samples: Samples, adapters: Adapters
 ) -> None:
     """A user's picture belongs to no room; nobody can preview it through these endpoints."""
     avatar = await store_file(
-        container,
+        adapters,
         samples.photo_jpeg,
         "image/jpeg",
         room_id=None,
@@ -125,13 +127,19 @@ async def test_mime_type_decides_between_image_and_pdf(
     ],
 )
 async def test_undecodable_images_are_bad_requests(
-    api: Api, room: Room, samples: Samples, sample: str, mime_type: str, container: Container
+    api: Api,
+    room: Room,
+    samples: Samples,
+    sample: str,
+    mime_type: str,
+    container: Container,
+    adapters: Adapters,
 ) -> None:
     file_id = await room.store(getattr(samples, sample), mime_type)
     for url in urls(file_id)[:2]:
         assert_error(await api.get(url, room.bob), 400)
     await container.previews.settle()
-    assert [key async for key in container.blobs.keys(preview_prefix(file_id))] == []
+    assert [key async for key in adapters.blobs.keys(preview_prefix(file_id))] == []
 
 
 @pytest.mark.parametrize(
@@ -152,28 +160,25 @@ async def test_unreadable_pdfs_are_bad_requests(
 
 
 async def test_file_whose_bytes_are_gone_is_not_found(
-    api: Api, room: Room, samples: Samples, container: Container
+    api: Api, room: Room, samples: Samples, adapters: Adapters
 ) -> None:
     file_id = await room.store(samples.photo_jpeg, "image/jpeg")
-    await container.blobs.delete(blob_key(file_id))
+    await adapters.blobs.delete(blob_key(file_id))
     assert_error(await api.get(urls(file_id)[1], room.bob), 404)
 
 
 async def test_previewer_failure_is_a_failed_dependency(
-    api: Api, room: Room, samples: Samples, container: Container
+    api: Api, room: Room, samples: Samples, settings: Settings, adapters: Adapters
 ) -> None:
     """A real previewer given no time to work: its failure is 424, and nothing is cached."""
     file_id = await room.store(samples.camera_jpeg, "image/jpeg")
-    original = container.previews
     hurried = InProcessPreviewer(workers=1, timeout_seconds=0.001)
-    use_previewer(container, hurried)
     try:
-        assert_error(await api.get(urls(file_id)[1], room.bob), 424)
+        async with another_app(settings, previewer=hurried) as (hurried_api, _):
+            assert_error(await hurried_api.get(urls(file_id)[1], room.bob), 424)
     finally:
-        container.previews = original
         await hurried.close()
-    await container.previews.settle()
-    assert [key async for key in container.blobs.keys(preview_prefix(file_id))] == []
-    # The container's own previewer still serves the same request.
+    assert [key async for key in adapters.blobs.keys(preview_prefix(file_id))] == []
+    # The app's own previewer still serves the same request.
     response = await api.get(urls(file_id)[1], room.bob)
     assert response.status_code == 200

@@ -1,19 +1,15 @@
 """Fixtures of the realtime XMPP tests: a private ejabberd per module, and wschats delivering
-to it (`tests.support.xmpp.World`)."""
+to it (`tests.support.xmpp.World`, opened with `open_world`)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from tests.support.xmpp import AdminApi, World
-from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
-from wschats.config import Settings
+from tests.support.xmpp import World, open_world
 from wschats.devtools.ejabberd import PrivateEjabberd
 
 
@@ -28,20 +24,5 @@ def ejabberd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEjabbe
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def world(ejabberd: PrivateEjabberd, tmp_path: Path) -> AsyncIterator[World]:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    settings = Settings(
-        data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
-    )
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            admin = AdminApi(ejabberd.api_url)
-            world = World(app.state.container, client, ejabberd, settings, admin)
-            try:
-                yield world
-            finally:
-                for xmpp in world.clients:
-                    await xmpp.close()
-                await admin.close()
+    async with open_world(ejabberd, tmp_path) as value:
+        yield value

@@ -21,8 +21,8 @@ from websockets.exceptions import ConnectionClosed
 
 from wschats.adapters.db.migrate import upgrade
 from wschats.app import create_app
+from wschats.bootstrap import Adapters, build_adapters
 from wschats.config import Settings
-from wschats.container import Container
 from wschats.devtools.servers import free_port
 from wschats.domain.events import Delivery, RoomMuted
 from wschats.domain.time import utc_now
@@ -30,10 +30,12 @@ from wschats.ports import NewUser
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Container]]:
+async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Adapters]]:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     upgrade(url)
-    app = create_app(Settings(data_dir=tmp_path, database_url=url, events_queue_size=5))
+    settings = Settings(data_dir=tmp_path, database_url=url, events_queue_size=5)
+    adapters = await build_adapters(settings)
+    app = create_app(settings, adapters=adapters)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
     task = asyncio.create_task(server.serve())
@@ -42,21 +44,22 @@ async def running(tmp_path: Path) -> AsyncIterator[tuple[str, Container]]:
             break
         await asyncio.sleep(0.05)
     try:
-        yield f"ws://127.0.0.1:{port}/events", app.state.container
+        yield f"ws://127.0.0.1:{port}/events", adapters
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 20)
+        await adapters.close()
 
 
 async def test_overflowing_socket_is_closed_and_others_are_not(
-    running: tuple[str, Container],
+    running: tuple[str, Adapters],
 ) -> None:
-    url, container = running
-    assert container.directory is not None
-    ids = await container.directory.add_users(
+    url, adapters = running
+    assert adapters.directory is not None
+    ids = await adapters.directory.add_users(
         [NewUser(email=f"{n}@example.com", name=n) for n in ("slow", "other")]
     )
-    slow_token, other_token = [await container.directory.issue_token(i, 60) for i in ids]
+    slow_token, other_token = [await adapters.directory.issue_token(i, 60) for i in ids]
     async with (
         connect(url, additional_headers={"Authorization": f"Bearer {slow_token}"}) as slow,
         connect(url, additional_headers={"Authorization": f"Bearer {other_token}"}) as other,
@@ -67,7 +70,7 @@ async def test_overflowing_socket_is_closed_and_others_are_not(
             Delivery.to(RoomMuted(sent_date=utc_now(), room_id=uuid.uuid4()), [ids[0]])
             for _ in range(50)
         ]
-        await container.events.publish(burst)
+        await adapters.events.publish(burst)
         received = 0
         with pytest.raises(ConnectionClosed) as closed:
             while True:
@@ -76,7 +79,7 @@ async def test_overflowing_socket_is_closed_and_others_are_not(
         assert received <= 5
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
         # The other user's socket is untouched and still gets its events.
-        await container.events.publish(
+        await adapters.events.publish(
             [Delivery.to(RoomMuted(sent_date=utc_now(), room_id=uuid.uuid4()), [ids[1]])]
         )
         assert json.loads(await asyncio.wait_for(other.recv(), 10))["type"] == "ROOM_MUTED"

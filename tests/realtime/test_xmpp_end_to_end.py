@@ -10,14 +10,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.adapters.xmpp.graphql_endpoint import graphql_endpoint
 from tests.support.xmpp import CONFIG, HOST, World, until_outbox_empty
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import create_app
 from wschats.config import Settings
-from wschats.container import Container
+from wschats.devtools.app import running_app
 from wschats.devtools.xmpp_client import XmppUser
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
@@ -140,23 +137,20 @@ async def test_the_original_graphql_calls_reach_mongooseim(tmp_path: Path) -> No
             xmpp_username="admin",
             xmpp_password="secret",
         )
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            container: Container = app.state.container
-            assert container.directory is not None
-            alice, bob, carol = await container.directory.add_users(
+        async with running_app(settings) as running, running.client() as client:
+            directory = running.adapters.directory
+            assert directory is not None
+            alice, bob, carol = await directory.add_users(
                 [NewUser(email=f"{n}@x.io", name=n) for n in ("a", "b", "c")]
             )
-            token = await container.directory.issue_token(alice, 60)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                created = await client.post(
-                    "/rooms",
-                    headers={"Authorization": f"Bearer {token}"},
-                    json={"type": "group", "name": "g", "membersIds": [str(bob), str(carol)]},
-                )
-                room = created.json()["id"]
-                await until_outbox_empty(container)
+            token = await directory.issue_token(alice, 60)
+            created = await client.post(
+                "/rooms",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"type": "group", "name": "g", "membersIds": [str(bob), str(carol)]},
+            )
+            room = created.json()["id"]
+            await until_outbox_empty(running.adapters)
         posts = [r for r in endpoint.requests if r.method == "POST"]
         assert posts[0].body == (
             b'{"query":"mutation muc_light { muc_light { createRoom (mucDomain: '

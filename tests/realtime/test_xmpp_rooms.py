@@ -11,12 +11,15 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from slixmpp import JID
 from slixmpp.exceptions import IqError
 
-from tests.support.xmpp import CONFIG, HOST, MUC, World
+from tests.support.xmpp import CONFIG, HOST, MUC, World, open_world
+from wschats.adapters.xmpp import EjabberdMessageDispatcher
+from wschats.devtools.ejabberd import PrivateEjabberd
 from wschats.devtools.servers import WSCHATS, free_port
 from wschats.devtools.xmpp_client import CLIENT, Received, XmppUser
 from wschats.domain.errors import Dependency, DependencyFailed
@@ -343,38 +346,54 @@ async def test_changes_queued_while_ejabberd_was_wiped_are_all_announced(world: 
     assert sorted(subscribers) == sorted([alice.jid, bob.jid, dave.jid])
 
 
+class SlowToRetitle(EjabberdMessageDispatcher):
+    """ejabberd whose next title changes raise `failures`, as under load."""
+
+    def __init__(self, api_url: str) -> None:
+        super().__init__(api_url)  # the defaults, as the settings of `open_world` say
+        self.failures: list[DependencyFailed] = []
+
+    async def set_appearance(
+        self, room_id: UUID, *, title: str | None = None, description: str | None = None
+    ) -> None:
+        if self.failures:
+            raise self.failures.pop()
+        await super().set_appearance(room_id, title=title, description=description)
+
+
 async def test_a_failed_title_update_does_not_send_the_rename_twice(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    ejabberd: PrivateEjabberd, tmp_path: Path
 ) -> None:
-    alice, bob, carol = (
-        await world.person("Alice"),
-        await world.person("Bob"),
-        await world.person("Carol"),
-    )
-    room_id = await world.create(
-        alice, type="group", name="Once", membersIds=[str(bob.id), str(carol.id)]
-    )
-    bob_xmpp = await world.login(bob)
-    ejabberd = world.container.messaging._rooms  # type: ignore[union-attr]
-    real = ejabberd.set_appearance
-    failures = [DependencyFailed(Dependency.XMPP, "ejabberd change_room_option timed out")]
+    slow = SlowToRetitle(ejabberd.api_url)
+    try:
+        async with open_world(ejabberd, tmp_path, chat_rooms=slow) as world:
+            alice, bob, carol = (
+                await world.person("Alice"),
+                await world.person("Bob"),
+                await world.person("Carol"),
+            )
+            room_id = await world.create(
+                alice, type="group", name="Once", membersIds=[str(bob.id), str(carol.id)]
+            )
+            bob_xmpp = await world.login(bob)
+            slow.failures.append(
+                DependencyFailed(Dependency.XMPP, "ejabberd change_room_option timed out")
+            )
 
-    async def fails_once(*args: Any, **kwargs: Any) -> None:
-        if failures:
-            raise failures.pop()
-        await real(*args, **kwargs)
+            for name in ("Twice?", "Marker"):
+                renamed = await world.client.put(
+                    f"/rooms/{room_id}", headers=alice.headers, json={"name": name}
+                )
+                assert renamed.status_code == 200
+            await world.delivered()
 
-    monkeypatch.setattr(ejabberd, "set_appearance", fails_once)  # as under load
-
-    for name in ("Twice?", "Marker"):
-        renamed = await world.client.put(
-            f"/rooms/{room_id}", headers=alice.headers, json={"name": name}
-        )
-        assert renamed.status_code == 200
-    await world.delivered()
-
-    seen = await bob_xmpp.until(lambda r: "“Marker”" in body_of(r))
-    renames = [body_of(r) for r in seen if operation(r) == "roomNameChanged"]
-    assert renames == ["Alice renamed the room to “Twice?”", "Alice renamed the room to “Marker”"]
-    assert not failures  # the failure did happen
-    assert (await world.options(room_id))["title"] == "Marker"
+            seen = await bob_xmpp.until(lambda r: "“Marker”" in body_of(r))
+            renames = [body_of(r) for r in seen if operation(r) == "roomNameChanged"]
+            assert renames == [
+                "Alice renamed the room to “Twice?”",
+                "Alice renamed the room to “Marker”",
+            ]
+            assert not slow.failures  # the failure did happen
+            assert (await world.options(room_id))["title"] == "Marker"
+    finally:
+        await slow.close()

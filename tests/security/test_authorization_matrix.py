@@ -49,7 +49,7 @@ from tests.security.world import (
 )
 from wschats.app import create_app
 from wschats.config import Settings
-from wschats.container import Container
+from wschats.devtools.app import Running
 
 # The room type a probe is sent in, or None when room types do not apply.
 RoomType = str | None
@@ -652,9 +652,9 @@ def test_matrix_entries_are_complete() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-async def test_authorization(case: Case, api: Api, users: Users, container: Container) -> None:
+async def test_authorization(case: Case, api: Api, users: Users, running: Running) -> None:
     probe, room_type = case.probe, case.room_type
-    builder = WorldBuilder(api, users, container)
+    builder = WorldBuilder(api, users, running)
     expectations = {role: probe.expect(room_type, role) for role in Role}
     refused = [r for r, s in expectations.items() if s is not None and s >= 400]
     allowed = [r for r, s in expectations.items() if s is not None and s < 400]
@@ -662,10 +662,10 @@ async def test_authorization(case: Case, api: Api, users: Users, container: Cont
 
     world = await builder.build(room_type or GROUP, probe.needs)
     for role in refused:
-        before = await snapshot(api, container, world)
+        before = await snapshot(api, running, world)
         response = await _send(api, case, world, role)
         failures += _status_failures(role, response, expectations[role])
-        changed = differences(before, await snapshot(api, container, world))
+        changed = differences(before, await snapshot(api, running, world))
         failures += [f"{role.value}: refused with {response.status_code}, yet {c}" for c in changed]
 
     used = False

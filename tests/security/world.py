@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from tests.conftest import Api, User, Users
 from wschats.adapters.db.tables import metadata
-from wschats.container import Container
+from wschats.devtools.app import Running
 from wschats.domain.escapes import encode_text
 from wschats.ports import NewUser
 
@@ -142,10 +142,10 @@ class Needs:
 
 
 class WorldBuilder:
-    def __init__(self, api: Api, users: Users, container: Container) -> None:
+    def __init__(self, api: Api, users: Users, running: Running) -> None:
         self.api = api
         self.users = users
-        self.container = container
+        self.running = running
 
     async def build(self, room_type: str, needs: Needs) -> World:
         owner, member, victim, outsider, newcomer, disabled = [
@@ -206,13 +206,13 @@ class WorldBuilder:
                     world.elsewhere[role] = own["id"]
         if needs.login:
             world.login_email = await self._user_with_password()
-        directory = self.container.directory
+        directory = self.running.adapters.directory
         assert directory is not None
         await directory.disable(disabled.id)
         return world
 
     async def _user_with_password(self) -> str:
-        directory = self.container.directory
+        directory = self.running.adapters.directory
         assert directory is not None
         email = f"login-{uuid.uuid4().hex[:8]}@example.com"
         await directory.add_users([NewUser(email=email, name="Login", password=PASSWORD)])
@@ -263,7 +263,7 @@ class WorldBuilder:
 # What a refused request must not change
 
 
-async def snapshot(api: Api, container: Container, world: World) -> dict[str, Any]:
+async def snapshot(api: Api, running: Running, world: World) -> dict[str, Any]:
     """Everything a refused request could have changed: every row of every table, the stored
     files, and what the owner reads about the room, its members, settings and attachments."""
     owner = world.owner
@@ -279,7 +279,7 @@ async def snapshot(api: Api, container: Container, world: World) -> dict[str, An
         reads["workspace"] = await _read(api, f"/rooms/{world.workspace['id']}", owner)
     if world.meeting_id is not None:
         reads["meeting"] = await _read(api, f"/meetings/{world.meeting_id}", owner)
-    return {"api": reads, "database": await _rows(container), "files": _files(container)}
+    return {"api": reads, "database": await _rows(running), "files": _files(running)}
 
 
 async def _read(api: Api, path: str, user: User) -> tuple[int, Any]:
@@ -290,8 +290,8 @@ async def _read(api: Api, path: str, user: User) -> tuple[int, Any]:
     return response.status_code, body
 
 
-async def _rows(container: Container) -> dict[str, list[tuple[str, ...]]]:
-    engine = container.database.engine  # type: ignore[attr-defined]
+async def _rows(running: Running) -> dict[str, list[tuple[str, ...]]]:
+    engine = running.adapters.database.engine
     rows: dict[str, list[tuple[str, ...]]] = {}
     async with engine.connect() as conn:
         for table in metadata.sorted_tables:
@@ -300,8 +300,8 @@ async def _rows(container: Container) -> dict[str, list[tuple[str, ...]]]:
     return rows
 
 
-def _files(container: Container) -> list[tuple[str, int]]:
-    root = Path(container.settings.data_dir) / "files"
+def _files(running: Running) -> list[tuple[str, int]]:
+    root = Path(running.settings.data_dir) / "files"
     return sorted(
         (str(Path(directory, name).relative_to(root)), Path(directory, name).stat().st_size)
         for directory, _, names in os.walk(root)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import Api, EventCapture, User
-from wschats.container import Container
+from wschats.bootstrap import Adapters
 from wschats.devtools.servers import ServerProcess
 
 Json = dict[str, Any]
@@ -98,9 +98,9 @@ async def room_ids_of(api: Api, user: User) -> list[str]:
     return [r["id"] for r in rooms]
 
 
-async def revoke(container: Container, user: User) -> None:
+async def revoke(adapters: Adapters, user: User) -> None:
     """Ends `user`'s session, as a logout would."""
-    directory = container.directory
+    directory = adapters.directory
     assert directory is not None
     assert await directory.revoke_token(user.token)
 

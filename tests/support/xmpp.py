@@ -1,23 +1,26 @@
 """wschats with ejabberd, as XMPP users see it: the XMPP domain's names, ejabberd's admin API,
 the wait for the outbox, and the `World` of the realtime XMPP tests (wschats in this process,
 its people registered in a private ejabberd and logged in with real XMPP clients). The fixtures
-that build them are in tests/realtime/conftest.py and tests/adapters/xmpp/conftest.py."""
+that build them are in tests/realtime/conftest.py and tests/adapters/xmpp/conftest.py; a test
+that replaces an adapter opens its own with `open_world`."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 
-from wschats.adapters.db.database import SqlDatabase
-from wschats.adapters.db.outbox import SqlOutboxQueue
+from wschats.adapters.db.migrate import upgrade
+from wschats.bootstrap import Adapters
 from wschats.config import Settings
-from wschats.container import Container
+from wschats.devtools.app import running_app
 from wschats.devtools.ejabberd import PrivateEjabberd
 from wschats.devtools.xmpp_client import XmppUser
 from wschats.ports import NewUser
@@ -55,13 +58,10 @@ class AdminApi:
         await self._client.aclose()
 
 
-async def until_outbox_empty(container: Container, limit: float = 90.0) -> None:
+async def until_outbox_empty(adapters: Adapters, limit: float = 90.0) -> None:
     """Wait (bounded) until every recorded command has been delivered."""
-    database = container.database
-    assert isinstance(database, SqlDatabase)
-    queue = SqlOutboxQueue(database)
     for _ in range(int(limit / 0.2)):
-        if (await queue.backlog())[0] == 0:
+        if (await adapters.outbox.backlog())[0] == 0:
             return
         await asyncio.sleep(0.2)
     raise AssertionError("the outbox was not delivered in time")
@@ -87,7 +87,7 @@ class Person:
 class World:
     """wschats (ASGI, in this process) delivering to a private ejabberd."""
 
-    container: Container
+    adapters: Adapters
     client: httpx.AsyncClient
     ejabberd: PrivateEjabberd
     settings: Settings
@@ -95,7 +95,7 @@ class World:
     clients: list[XmppUser] = field(default_factory=list)
 
     async def person(self, name: str = "P") -> Person:
-        directory = self.container.directory
+        directory = self.adapters.directory
         assert directory is not None
         user_id = uuid4()
         await directory.add_users([NewUser(id=user_id, email=f"{user_id}@x.io", name=name)])
@@ -132,7 +132,31 @@ class World:
         return str(created.json()["id"])
 
     async def delivered(self) -> None:
-        await until_outbox_empty(self.container)
+        await until_outbox_empty(self.adapters)
 
     async def options(self, room_id: str) -> dict[str, str]:
         return dict(await self.admin.ok("get_room_options", name=room_id, service=MUC))
+
+
+@asynccontextmanager
+async def open_world(
+    ejabberd: PrivateEjabberd, tmp_path: Path, **overrides: Any
+) -> AsyncIterator[World]:
+    """wschats on its own SQLite database in `tmp_path`, delivering to `ejabberd`; `overrides`
+    replace adapters (see `wschats.devtools.app`). Its XMPP clients are closed on the way out."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    settings = Settings(
+        data_dir=tmp_path, database_url=url, xmpp="ejabberd", xmpp_url=ejabberd.api_url
+    )
+    admin = AdminApi(ejabberd.api_url)
+    try:
+        async with running_app(settings, **overrides) as running, running.client() as client:
+            world = World(running.adapters, client, ejabberd, settings, admin)
+            try:
+                yield world
+            finally:
+                for xmpp in world.clients:
+                    await xmpp.close()
+    finally:
+        await admin.close()

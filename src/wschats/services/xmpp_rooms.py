@@ -316,11 +316,11 @@ class ReconcilingDelivery:
         return await self._rooms.health()
 
     async def close(self) -> None:
+        """Stops the bookmark refresher; the chat server is closed by whoever opened it."""
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
-        await self._rooms.close()
 
 
 def _sender(command: MessagingCommand) -> UUID | None:

@@ -22,7 +22,8 @@ from tests.adapters.identity.user_management_endpoint import (
 )
 from tests.conftest import Api, User
 from wschats.adapters.db.migrate import upgrade
-from wschats.app import build_user_management, create_app
+from wschats.app import create_app
+from wschats.bootstrap import build_user_management
 from wschats.config import Settings
 from wschats.devtools.servers import ServerProcess, server_env
 
