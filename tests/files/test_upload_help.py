@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import Api, User, Users
 from tests.contract import validate_http_response
 from tests.files.support import Stored, new_group, upload_headers
-from wschats.api.observability import REQUEST_LOGGER
+from wschats.api.server.observability import REQUEST_LOGGER
 
 
 async def post_raw(api: Api, user: User, path: str, headers: dict[str, bytes]) -> httpx.Response:
