@@ -4,6 +4,8 @@ Runs a real `wschats serve` process (one worker) on SQLite and on PostgreSQL and
 run, the same-work floor (bench/floor_app.py: the listing's queries with the plain driver and
 the same JSON written with orjson, no framework, no auth), and loads both with wrk. The two
 servers take turns in rounds; the ratio is the median of the rounds' ratios (target >= 0.90).
+Each round also reads the server process's CPU time (user + system, /proc) around its wrk run:
+CPU per request depends far less than throughput on what else the machine runs.
 Also counts the SQL statements one listing costs at 10 and at 100 rooms (they must be equal).
 
     .venv/bin/python bench/rooms_list.py [--seconds 5] [--rounds 5] [--connections 16]
@@ -14,10 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +110,19 @@ async def statements_per_listing(database_url: str, token: str) -> int:
     return min(counts)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run: Callable[[], WrkResult]) -> tuple[WrkResult, float]:
+    """A wrk run and the server's CPU milliseconds per request answered during it."""
+    before = cpu_seconds(pid)
+    result = run()
+    return result, (cpu_seconds(pid) - before) * 1000 / max(1, result.requests)
+
+
 def floor_ratio(label: str, database_url: str, token: str, args: argparse.Namespace) -> float:
     """wschats against the same-work floor (bench/floor_app.py), both with wrk, in turns."""
     port, floor_port = free_port(), free_port()
@@ -119,34 +136,49 @@ def floor_ratio(label: str, database_url: str, token: str, args: argparse.Namesp
     ]  # fmt: skip
     floor_env = {"FLOOR_DATABASE_URL": database_url}
     with (
-        process([str(BIN / "wschats"), "serve", "--port", str(port)], env, base, "/health/live"),
-        process(floor_args, floor_env, floor, "/live"),
+        process(
+            [str(BIN / "wschats"), "serve", "--port", str(port)], env, base, "/health/live"
+        ) as server,
+        process(floor_args, floor_env, floor, "/live") as floor_server,
     ):
         ours_body = httpx.get(base + QUERY, headers=headers).content
         floor_body = httpx.get(floor + "/rooms", headers=headers).content
         assert ours_body == floor_body, "the floor must write the same JSON"
         print(f"[{label}] response body: {len(ours_body)} bytes, the same from both")
-        ours: list[WrkResult] = []
-        theirs: list[WrkResult] = []
+        ours: list[tuple[WrkResult, float]] = []
+        theirs: list[tuple[WrkResult, float]] = []
         # Turns, so a change in the machine's speed (a shared VM's neighbours) touches both.
         for _ in range(args.rounds):
-            ours.append(
-                wrk(base + QUERY, seconds=args.seconds, connections=args.connections,
-                    headers=headers)
-            )  # fmt: skip
-            theirs.append(
-                wrk(floor + "/rooms", seconds=args.seconds, connections=args.connections,
-                    headers=headers)
-            )  # fmt: skip
-    for number, (a, b) in enumerate(zip(ours, theirs, strict=True), 1):
-        print(a.line(f"[{label}] round {number} wschats GET /rooms"))
-        print(b.line(f"[{label}] round {number} floor"))
-    ratios = sorted(a.rps / b.rps for a, b in zip(ours, theirs, strict=True))
+            ours.append(measured(server.pid, lambda: wrk(
+                base + QUERY, seconds=args.seconds, connections=args.connections,
+                headers=headers)))  # fmt: skip
+            theirs.append(measured(floor_server.pid, lambda: wrk(
+                floor + "/rooms", seconds=args.seconds, connections=args.connections,
+                headers=headers)))  # fmt: skip
+    for number, ((a, a_cpu), (b, b_cpu)) in enumerate(zip(ours, theirs, strict=True), 1):
+        print(a.line(f"[{label}] round {number} wschats GET /rooms") + f"  cpu {a_cpu:.2f} ms/req")
+        print(b.line(f"[{label}] round {number} floor") + f"  cpu {b_cpu:.2f} ms/req")
+    # A round where either server answered errors (non-2xx or socket errors: a database
+    # refusing connections on a shared machine, say) measures something else: left out.
+    pairs = [(a, b) for a, b in zip(ours, theirs, strict=True) if not a[0].errors + b[0].errors]
+    if len(pairs) < len(ours):
+        print(f"[{label}] {len(ours) - len(pairs)} round(s) with errors left out of the medians")
+    if not pairs:
+        return float("nan")
+    ratios = sorted(a.rps / b.rps for (a, _), (b, _) in pairs)
     ratio = statistics.median(ratios)
+    cpu_ratios = sorted(b_cpu / a_cpu for (_, a_cpu), (_, b_cpu) in pairs if a_cpu and b_cpu)
     print(
-        f"[{label}] throughput wschats/floor: median of {args.rounds} rounds {ratio:.2f} "
+        f"[{label}] throughput wschats/floor: median of {len(pairs)} rounds {ratio:.2f} "
         f"(rounds {ratios[0]:.2f} to {ratios[-1]:.2f}) (target >= 0.90)"
     )
+    if cpu_ratios:
+        print(
+            f"[{label}] CPU per request, floor/wschats: median {statistics.median(cpu_ratios):.2f}"
+            f" (rounds {cpu_ratios[0]:.2f} to {cpu_ratios[-1]:.2f}); wschats "
+            f"{statistics.median(a_cpu for (_, a_cpu), _ in pairs):.2f} ms, floor "
+            f"{statistics.median(b_cpu for _, (_, b_cpu) in pairs):.2f} ms (medians)"
+        )
     return ratio
 
 

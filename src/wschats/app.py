@@ -13,13 +13,13 @@ from fastapi import FastAPI
 
 from wschats.api.docs import install_docs
 from wschats.api.errors import install_error_handlers
-from wschats.api.limits import RequestLimits, rate_limiter
-from wschats.api.metrics import Metrics, OutboxBacklog, install_metrics
-from wschats.api.middleware import PathNormalizer, TraceIdMiddleware
-from wschats.api.observability import RequestObserver
 from wschats.api.openapi import install_openapi
-from wschats.api.preview_shortcut import PreviewShortcut
 from wschats.api.routing import register_routes
+from wschats.api.server.limits import RequestLimits, rate_limiter
+from wschats.api.server.metrics import Metrics, OutboxBacklog, install_metrics
+from wschats.api.server.middleware import PathNormalizer, TraceIdMiddleware
+from wschats.api.server.observability import RequestObserver
+from wschats.api.server.preview_shortcut import PreviewShortcut
 from wschats.api.web_client import default_web_dir, install_web_client
 from wschats.bootstrap import Adapters, build_adapters, build_services
 from wschats.config import Settings

@@ -128,12 +128,12 @@ def serve(host: str | None, port: int | None) -> None:
     settings = _settings()  # a setting that cannot work is refused before the heavy imports
     import uvicorn
 
-    from wschats.api.bounded_httptools import (
+    from wschats.api.server.bounded_httptools import (
         default_max_connections,
         head_limit_protocol,
         raise_descriptor_limit,
     )
-    from wschats.api.observability import configure_logging
+    from wschats.api.server.observability import configure_logging
     from wschats.app import create_app
 
     log_format = settings.log_format

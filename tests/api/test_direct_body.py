@@ -1,4 +1,4 @@
-"""Large bodies taken straight off the socket (api/direct_body.py) by the local blob store.
+"""Large bodies taken straight off the socket (api/server/direct_body.py) by the local blob store.
 
 A real uvicorn server runs our protocol in this process, in front of a small ASGI app that
 stores the body with `LocalBlobStore` as the upload route does and says which path it took.
@@ -26,8 +26,8 @@ from starlette.types import Receive, Scope, Send
 
 from wschats.adapters.blobs import LocalBlobStore
 from wschats.adapters.blobs.keys import InvalidKeyError
-from wschats.api import direct_body
-from wschats.api.bounded_httptools import BODY_TIMEOUT_S, head_limit_protocol
+from wschats.api.server import direct_body
+from wschats.api.server.bounded_httptools import BODY_TIMEOUT_S, head_limit_protocol
 from wschats.api.uploads import RequestBody
 from wschats.devtools.servers import free_port
 from wschats.domain.errors import BadRequest, RequestTimeout

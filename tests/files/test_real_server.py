@@ -7,7 +7,7 @@
   declared bytes are the file (201) and the rest is read as the next request, which the HTTP
   server refuses (400) before closing the connection.
 - No `Content-Length` (a chunked body): 400, nothing stored.
-- A large body, which local storage takes straight off the socket (api/direct_body.py), is
+- A large body, which local storage takes straight off the socket (api/server/direct_body.py), is
   stored whole and the connection then carries the next request.
 """
 

@@ -16,7 +16,7 @@ from tests.conftest import Api, User, Users
 from tests.contract import validate_http_response
 from tests.files.support import Stored, upload_headers
 from tests.support.rooms import new_group
-from wschats.api.observability import REQUEST_LOGGER
+from wschats.api.server.observability import REQUEST_LOGGER
 
 
 async def post_raw(api: Api, user: User, path: str, headers: dict[str, bytes]) -> httpx.Response:

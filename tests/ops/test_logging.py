@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.ops.conftest import AppFactory
-from wschats.api.observability import JsonFormatter, TextFormatter
+from wschats.api.server.observability import JsonFormatter, TextFormatter
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

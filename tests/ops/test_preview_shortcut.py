@@ -1,4 +1,4 @@
-"""Previews are answered before routing (api/preview_shortcut.py): with the route's answers
+"""Previews are answered before routing (api/server/preview_shortcut.py): with the route's answers
 and errors, the route's rate limit spent once, and the route's request line and metrics."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.ops.conftest import AppFactory, Person, RunningApp, sample
-from wschats.api.observability import REQUEST_LOGGER
+from wschats.api.server.observability import REQUEST_LOGGER
 
 ROUTE = "/preview/image/{fileId}/{area}/thumbnail"
 

@@ -1,4 +1,4 @@
-"""Reading a request is bounded in time, and connections in number (api/bounded_httptools.py).
+"""Reads bounded in time, and connections in number (api/server/bounded_httptools.py).
 
 A real uvicorn server runs our protocol in this process with small limits, in front of a small
 ASGI app; clients speak raw HTTP/1.1 over TCP. Waits on the client side are guards against a
@@ -20,7 +20,7 @@ import pytest_asyncio
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from wschats.api.bounded_httptools import default_max_connections, head_limit_protocol
+from wschats.api.server.bounded_httptools import default_max_connections, head_limit_protocol
 from wschats.devtools.servers import ServerProcess, free_port, server_env
 
 GUARD_S = 30.0  # how long a client waits before calling the server hung

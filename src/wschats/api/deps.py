@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import Depends, Path, Request
 from starlette.requests import HTTPConnection
 
-from wschats.api.limits import enforce_rate_limit
+from wschats.api.server.limits import enforce_rate_limit
 from wschats.container import Container
 from wschats.domain.model import Principal
 

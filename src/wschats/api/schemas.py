@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from wschats.api.limits import bounded_list
+from wschats.api.server.limits import bounded_list
 from wschats.domain.model import MeetingType, RoomType
 from wschats.domain.time import as_utc
 

@@ -18,7 +18,7 @@ from fastapi import Header, Request
 from starlette.requests import ClientDisconnect
 
 from wschats.api.deps import Services, authenticated, request_token
-from wschats.api.direct_body import EXTENSION, BodyHandover
+from wschats.api.server.direct_body import EXTENSION, BodyHandover
 from wschats.domain.errors import BadRequest
 from wschats.ports import DirectSource
 

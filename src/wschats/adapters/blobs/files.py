@@ -26,7 +26,7 @@ def _fadvise_dontneed(fd: int, written: int) -> None:
 # up to a tenth of memory dirty and leave it all to the commit's fsync (a 1 GiB upload: about
 # 0.5 s of the client's wait here). It is asked for the whole file written so far, not just
 # the newest part: that also drops the earlier parts, written back by now, from the page
-# cache: a 1 GiB upload spliced from its socket (api/direct_body.py) went from 560-960 to
+# cache: a 1 GiB upload spliced from its socket (api/server/direct_body.py) went from 560-960 to
 # 1,200-1,430 MiB/s here.
 _start_writeback = _fadvise_dontneed if hasattr(os, "POSIX_FADV_DONTNEED") else None
 

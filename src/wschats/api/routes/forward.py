@@ -9,8 +9,8 @@ from pydantic import BeforeValidator, Field
 from starlette.responses import Response
 
 from wschats.api.deps import Caller, RoomId, Services
-from wschats.api.limits import bounded_list
 from wschats.api.schemas import RequestModel, UtcDatetime
+from wschats.api.server.limits import bounded_list
 from wschats.services.attachments import ForwardRequest
 
 router = APIRouter(tags=["Rooms", "Attachments"])

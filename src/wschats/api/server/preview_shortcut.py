@@ -27,8 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wschats.api.deps import authenticated
 from wschats.api.errors import handled_error
-from wschats.api.limits import enforce_rate_limit
 from wschats.api.routes import previews as preview_routes
+from wschats.api.server.limits import enforce_rate_limit
 from wschats.container import Container
 from wschats.domain.errors import DomainError
 from wschats.domain.previews import PreviewKind, PreviewRequest, image_request, pdf_request

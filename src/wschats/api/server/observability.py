@@ -18,7 +18,7 @@ from typing import Any, Literal
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wschats.api.metrics import Metrics
+from wschats.api.server.metrics import Metrics
 from wschats.domain.model import Principal
 
 REQUEST_LOGGER = "wschats.requests"

@@ -7,7 +7,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wschats.api.observability import current_trace_id
+from wschats.api.server.observability import current_trace_id
 
 
 class PathNormalizer:

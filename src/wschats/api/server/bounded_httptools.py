@@ -44,7 +44,7 @@ from typing import Any
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from wschats.api.direct_body import EXTENSION, MIN_DIRECT_BYTES, BodyHandover
+from wschats.api.server.direct_body import EXTENSION, MIN_DIRECT_BYTES, BodyHandover
 
 
 class HeldFlowControl(FlowControl):
