@@ -92,6 +92,7 @@ async def test_a_bad_query_or_limit_gets_a_clear_400(api: Api, users: Users) -> 
         ("/ext/users", "query"),
         ("/ext/users?query=%20%20", "query"),
         ("/ext/users?query=" + "x" * 129, "128"),
+        ("/ext/users?query=a%00b", "NUL"),
         ("/ext/users?query=a&limit=0", "limit"),
         ("/ext/users?query=a&limit=51", "limit"),
         ("/ext/users?query=a&limit=many", "limit"),

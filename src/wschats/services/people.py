@@ -32,6 +32,8 @@ class PeopleSearch:
         text = query.strip()
         if not text:
             raise BadRequest("query must not be empty")
+        if "\x00" in text:  # no text column can hold it: PostgreSQL refuses the statement
+            raise BadRequest("query must not contain NUL characters")
         if len(text) > MAX_QUERY_LENGTH:
             raise BadRequest(f"query must be at most {MAX_QUERY_LENGTH} characters")
         if not 1 <= limit <= MAX_LIMIT:
