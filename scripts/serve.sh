@@ -35,6 +35,8 @@ if [ "${WSC_SERVE_INSTALL:-1}" != 0 ]; then
     say "building the web client (web/ -> web/dist)"
     bash scripts/build-web.sh >&2 || say "the web client was not built; the API runs without it"
 fi
+# The package is installed from a copy (not editable), so it cannot find web/ on its own.
+export WSC_WEB_DIR=${WSC_WEB_DIR:-$PWD/web/dist}
 port=${WSC_PORT:-10000}
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in

@@ -104,10 +104,17 @@ def _kill(served: Served) -> None:
     )
 
 
+# The built web client of the copy: serve.sh installs wschats from a copy of the package (not
+# editable), which on its own would look for web/dist beside its installed files.
+WEB_PAGE = '<!doctype html><meta name="wsc-base" content="/__WSC_BASE__/"><p>the copy\'s client'
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     copy = tmp_path_factory.mktemp("clone")
     _fresh_copy(copy)
+    (copy / "web" / "dist").mkdir(parents=True, exist_ok=True)
+    (copy / "web" / "dist" / "index.html").write_text(WEB_PAGE)
     served = _serve(copy)
     try:
         _wait_until_up(served)
@@ -175,6 +182,14 @@ async def _until_member(served: Served, room: str, jid: str) -> None:
             if answer.status_code == 200 and jid in answer.json():
                 return
             await asyncio.sleep(0.2)
+
+
+def test_the_page_is_the_web_client_built_in_the_checkout_served_from(served: Served) -> None:
+    page = httpx.get(served.url + "/", timeout=30)
+
+    assert page.status_code == 200
+    assert "the copy's client" in page.text
+    assert 'content="/"' in page.text  # the base path is filled in
 
 
 def test_ctrl_c_stops_wschats_and_its_ejabberd(served: Served) -> None:
