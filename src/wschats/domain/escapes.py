@@ -36,7 +36,7 @@ def decode_header(value: str, *, field: str = "header value") -> str:
     """
     value = _utf8_read_as_latin1(value)
     if _ESCAPE_START not in value:
-        return _checked(value, field)
+        return storable_text(value, field)
     parts: list[str] = []
     units = bytearray()  # consecutive escapes, decoded together so surrogate pairs join
     position = 0
@@ -57,7 +57,7 @@ def decode_header(value: str, *, field: str = "header value") -> str:
         position = match.end()
     if units:
         parts.append(_decode_units(units, field))
-    return _checked("".join(parts), field)
+    return storable_text("".join(parts), field)
 
 
 def _utf8_read_as_latin1(value: str) -> str:
@@ -76,7 +76,7 @@ def _decode_units(units: bytearray, field: str) -> str:
         raise BadRequest(f"Unable to decode the {field}") from None
 
 
-def _checked(text: str, field: str) -> str:
+def storable_text(text: str, field: str) -> str:
     """Refuse unpaired surrogates and NUL however they got in: neither can be stored (text
     columns refuse NUL) nor sent in a stanza."""
     if "\x00" in text:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from wschats.domain.errors import BadRequest
+from wschats.domain.escapes import storable_text
 from wschats.domain.model import Principal, UserProfile
 from wschats.ports import IdentityService, UserDirectory
 
@@ -29,11 +30,9 @@ class PeopleSearch:
         return self._directory is not None
 
     async def find(self, caller: Principal, query: str, limit: int) -> list[UserProfile]:
-        text = query.strip()
+        text = storable_text(query.strip(), "query")  # NUL or a lone surrogate: 400, not 500
         if not text:
             raise BadRequest("query must not be empty")
-        if "\x00" in text:  # no text column can hold it: PostgreSQL refuses the statement
-            raise BadRequest("query must not contain NUL characters")
         if len(text) > MAX_QUERY_LENGTH:
             raise BadRequest(f"query must be at most {MAX_QUERY_LENGTH} characters")
         if not 1 <= limit <= MAX_LIMIT:
