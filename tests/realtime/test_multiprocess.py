@@ -14,32 +14,11 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.support.sockets import next_of_type
-from wschats.devtools.servers import ServerProcess, create_user, server_env
-
-AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+from wschats.devtools.servers import ServerProcess, create_user
 
 
 def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def two_servers(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    data = tmp_path_factory.mktemp("two")
-    servers = tuple(
-        ServerProcess(
-            env=server_env(data / name, postgres_url, {"WSC_EVENTS_URL": AMQP}),
-            log_path=data / f"{name}.log",
-        )
-        for name in ("a", "b")
-    )
-    for server in servers:
-        server.start()
-    yield servers[0], servers[1]
-    for server in servers:
-        server.stop()
 
 
 async def health(server: ServerProcess) -> dict[str, Any]:

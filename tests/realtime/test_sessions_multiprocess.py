@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.support.rooms import new_group_on
 from tests.support.sockets import (
@@ -18,28 +16,7 @@ from tests.support.sockets import (
     next_of_type,
     open_socket,
 )
-from wschats.devtools.servers import WSCHATS, ServerProcess, create_user, server_env
-
-AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-
-
-@pytest.fixture(scope="module")
-def two_servers(
-    postgres_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    data = tmp_path_factory.mktemp("sessions-two")
-    servers = tuple(
-        ServerProcess(
-            env=server_env(data / name, postgres_url, {"WSC_EVENTS_URL": AMQP}),
-            log_path=data / f"{name}.log",
-        )
-        for name in ("a", "b")
-    )
-    for server in servers:
-        server.start()
-    yield servers[0], servers[1]
-    for server in servers:
-        server.stop()
+from wschats.devtools.servers import WSCHATS, ServerProcess, create_user
 
 
 async def test_logout_on_one_process_ends_the_socket_on_the_other_before_the_next_event(
