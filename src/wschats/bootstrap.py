@@ -36,7 +36,6 @@ from wschats.adapters.identity.names import DirectoryNames, NoNames
 from wschats.adapters.identity.usermanagement import UserManagementIdentity
 from wschats.adapters.preview import InProcessPreviewer
 from wschats.adapters.xmpp import EjabberdMessageDispatcher, MongooseImMessageDispatcher
-from wschats.api.web_client import messaging_access
 from wschats.config import Settings
 from wschats.container import Container
 from wschats.domain.errors import Dependency
@@ -56,7 +55,7 @@ from wschats.ports import (
 )
 from wschats.services.attachments import AttachmentService
 from wschats.services.auth import AuthService
-from wschats.services.client_config import ClientConfigService
+from wschats.services.client_config import ClientConfigService, MessagingAccess
 from wschats.services.health import HealthService, Probe
 from wschats.services.login_throttle import LoginLimits, LoginThrottle
 from wschats.services.meetings import MeetingService
@@ -397,3 +396,26 @@ def login_throttle(settings: Settings) -> LoginThrottle | None:
         window_seconds=settings.login_failure_window_seconds,
     )
     return LoginThrottle(limits) if limits.enabled else None
+
+
+def messaging_access(settings: Settings) -> MessagingAccess:
+    """Where browsers find the XMPP websocket, or why messages are unavailable."""
+    domain = settings.xmpp_domain
+    muc = settings.xmpp_muc_service or f"muclight.{domain}"
+    if settings.xmpp == "none":
+        reason = (
+            "Messages are unavailable: this server runs without an XMPP server (WSC_XMPP=none)."
+            " Rooms, members and files still work."
+        )
+        return MessagingAccess(None, domain, muc, reason)
+    if settings.xmpp_websocket_url:
+        return MessagingAccess(settings.xmpp_websocket_url, domain, muc)
+    if settings.xmpp == "ejabberd" and settings.xmpp_url:
+        location = urlparse(settings.xmpp_url)
+        scheme = "wss" if location.scheme == "https" else "ws"
+        return MessagingAccess(f"{scheme}://{location.netloc}/ws", domain, muc)
+    reason = (
+        "Messages are unavailable: the address of the XMPP websocket is not configured"
+        " (WSC_XMPP_WEBSOCKET_URL)."
+    )
+    return MessagingAccess(None, domain, muc, reason)

@@ -15,14 +15,11 @@ import mimetypes
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import HTMLResponse, Response
 
 from wschats.api.errors import error_response
-from wschats.config import Settings
-from wschats.services.client_config import MessagingAccess
 
 BASE_PLACEHOLDER = "/__WSC_BASE__/"
 _ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -117,26 +114,3 @@ def install_web_client(app: FastAPI, web_dir: Path, base_path: str) -> None:
         return Response(body, media_type=found.media_type, headers=headers)
 
     app.include_router(router)
-
-
-def messaging_access(settings: Settings) -> MessagingAccess:
-    """Where browsers find the XMPP websocket, or why messages are unavailable."""
-    domain = settings.xmpp_domain
-    muc = settings.xmpp_muc_service or f"muclight.{domain}"
-    if settings.xmpp == "none":
-        reason = (
-            "Messages are unavailable: this server runs without an XMPP server (WSC_XMPP=none)."
-            " Rooms, members and files still work."
-        )
-        return MessagingAccess(None, domain, muc, reason)
-    if settings.xmpp_websocket_url:
-        return MessagingAccess(settings.xmpp_websocket_url, domain, muc)
-    if settings.xmpp == "ejabberd" and settings.xmpp_url:
-        location = urlparse(settings.xmpp_url)
-        scheme = "wss" if location.scheme == "https" else "ws"
-        return MessagingAccess(f"{scheme}://{location.netloc}/ws", domain, muc)
-    reason = (
-        "Messages are unavailable: the address of the XMPP websocket is not configured"
-        " (WSC_XMPP_WEBSOCKET_URL)."
-    )
-    return MessagingAccess(None, domain, muc, reason)
