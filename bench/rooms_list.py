@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import BIN, free_port, process
 from bench.wrk import WrkResult, wrk
 from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.driver_rows import statement_observers
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.identity.directory import DirectoryIdentity
 from wschats.app import create_app
@@ -84,7 +85,8 @@ async def seed(database_url: str, rooms: int, members: int) -> tuple[str, list[s
 
 
 async def statements_per_listing(database_url: str, token: str) -> int:
-    """SQL statements executed by one listing, authentication included."""
+    """SQL statements executed by one listing, authentication included (through SQLAlchemy
+    or on the driver itself)."""
     settings = Settings(database_url=database_url, data_dir=Path(tempfile.mkdtemp()))
     async with running_app(settings) as running:
         engines = running.adapters.database.sync_engines
@@ -96,12 +98,17 @@ async def statements_per_listing(database_url: str, token: str) -> int:
             def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
                 statements.append(statement)
 
+            def record_driver(statement: str) -> None:
+                statements.append(statement)
+
             counts = []
             for _ in range(3):
                 statements.clear()
                 for engine in engines:
                     event.listen(engine, "before_cursor_execute", record)
+                statement_observers.append(record_driver)
                 response = await client.get(QUERY, headers=headers)
+                statement_observers.remove(record_driver)
                 for engine in engines:
                     event.remove(engine, "before_cursor_execute", record)
                 assert response.status_code == 200

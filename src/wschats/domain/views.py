@@ -9,6 +9,7 @@ from uuid import UUID
 
 from wschats.domain.model import (
     ChatsUser,
+    ListedRoom,
     MemberRef,
     Room,
     RoomType,
@@ -26,6 +27,19 @@ class RoomView:
     settings: RoomUserSettings | None = None  # rendered only when include_settings
     include_settings: bool = False
     children: list[RoomView] | None = None
+
+
+def listed_view(listed: ListedRoom, *, with_settings: bool) -> RoomView:
+    """The view of a listed room that is not a workspace (`room_view`'s rules for those, without
+    the settings lookup: the listing reads the caller's settings with the room)."""
+    room = listed.room
+    return RoomView(
+        room=room,
+        rank=room.rank,
+        members=listed.members,
+        settings=listed.settings if with_settings else None,
+        include_settings=with_settings,
+    )
 
 
 def room_view(

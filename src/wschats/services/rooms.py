@@ -32,7 +32,7 @@ from wschats.domain.model import (
     RoomUserSettings,
     Subscription,
 )
-from wschats.domain.views import RoomView, room_view
+from wschats.domain.views import RoomView, listed_view, room_view
 from wschats.ports import (
     BlobStore,
     Clock,
@@ -95,14 +95,17 @@ class RoomService:
         # change in between shows as it would in the next listing.
         async with self._db.reads() as uow:
             listed = await uow.rooms.listing_for_user(caller.user_id, with_members=with_members)
-            workspaces = [item.room.id for item in listed if item.room.type is RoomType.WORKSPACE]
-            children = await uow.rooms.children_of(workspaces)
-            settings = {item.room.id: item.settings for item in listed if item.settings}
+            workspaces = [item for item in listed if item.room.type is RoomType.WORKSPACE]
+            children = await uow.rooms.children_of([item.room.id for item in workspaces])
+            settings = {item.room.id: item.settings for item in workspaces if item.settings}
             channel_ids = [channel.id for channels in children.values() for channel in channels]
             if with_settings and channel_ids:
                 settings.update(await uow.settings.of_user(caller.user_id, channel_ids))
         views = []
         for item in listed:
+            if item.room.type is not RoomType.WORKSPACE:
+                views.append(listed_view(item, with_settings=with_settings))
+                continue
             view = room_view(
                 item.room,
                 members=item.members,

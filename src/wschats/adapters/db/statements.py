@@ -109,6 +109,16 @@ class ThreadedReads:
     def _run(self, statement: Executable, parameters: Parameters) -> Rows:
         return self._connection().execute(statement, parameters).freeze()()
 
+    def _driver_rows(self, sql: str, arguments: Sequence[Any]) -> list[Any]:
+        driver = self._connection().connection.dbapi_connection
+        assert driver is not None  # a live connection
+        return driver.execute(sql, arguments).fetchall()  # type: ignore[no-any-return]
+
+    async def driver_rows(self, sql: str, arguments: Sequence[Any]) -> list[Any]:
+        """Rows as pysqlite gives them (`driver_rows.driver_rows`), on a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._driver_rows, sql, arguments)
+
     def _on_loop(self, statement: Executable, parameters: Parameters) -> Rows | None:
         """The rows, read on the calling (event loop) thread; None if SQLite is busy."""
         conn = self._loop_conn

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from wschats.api.deps import Caller, RoomId, Services, WorkspaceId
-from wschats.api.rendering import JsonResponse, room_json
+from wschats.api.rendering import JsonResponse, listing_json, room_json
 from wschats.api.schemas import RoomCreationFields, RoomEditableFields, RoomRanks
 from wschats.domain.errors import BadRequest
 from wschats.domain.time import format_datetime
@@ -38,7 +38,7 @@ async def list_rooms(
     views = await services.rooms.list_rooms(
         caller, with_members="members" in extra, with_settings="settings" in extra
     )
-    return JsonResponse([room_json(v) for v in views])
+    return JsonResponse(listing_json(views))
 
 
 @router.post("/rooms", operation_id="insertRoom", status_code=201)

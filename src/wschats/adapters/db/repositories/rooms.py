@@ -10,7 +10,8 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wschats.adapters.db import tables as t
-from wschats.adapters.db.repositories.room_listing import listed_room, listing_statement
+from wschats.adapters.db.driver_rows import driver_rows
+from wschats.adapters.db.repositories.room_listing import LISTING_FOR_DRIVER, listed_rooms
 from wschats.adapters.db.statements import Statements, transactional
 from wschats.domain.errors import Conflict
 from wschats.domain.model import ListedRoom, Room, RoomType
@@ -100,9 +101,9 @@ class SqlRoomRepository:
     async def listing_for_user(self, user_id: UUID, *, with_members: bool) -> list[ListedRoom]:
         # One statement: the caller's settings joined, members folded into one text column per
         # room. Reading a row per member cost most of a listing's time (bench/RESULTS.md).
-        statement = listing_statement(self._conn.dialect.name, with_members=with_members)
-        rows = await self._conn.execute(statement, {"user_id": user_id})
-        return [listed_room(row, user_id, with_members) for row in rows]
+        # On the driver itself: SQLAlchemy's result path cost more than the statement.
+        rows = await driver_rows(self._conn, LISTING_FOR_DRIVER[with_members], {"user_id": user_id})
+        return listed_rooms(rows, user_id, with_members, self._conn.dialect.name)
 
     async def children_of(self, workspace_ids: Sequence[UUID]) -> dict[UUID, list[Room]]:
         result: dict[UUID, list[Room]] = {w: [] for w in workspace_ids}
