@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
+from wschats.adapters.db.engine import SQLITE_MMAP_BYTES
 from wschats.adapters.db.repositories import listing_statement
 from wschats.adapters.identity.directory import _AUTHENTICATE
 
@@ -125,6 +126,8 @@ class Floor:
                 return _body(await conn.fetch(LISTING, *args))
         if self._sqlite is None:
             self._sqlite = sqlite3.connect(str(URL.database), check_same_thread=False)
+            # Read as wschats reads (engine.py): through the memory map.
+            self._sqlite.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         user = self._sqlite.execute(AUTH, auth_args).fetchone()
         args = list(LISTING_ARGS)
         args[LISTING_USER] = user[0]
