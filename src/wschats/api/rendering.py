@@ -119,12 +119,12 @@ def room_json(view: RoomView) -> dict[str, Any]:
     return body
 
 
-# Rendered rooms of the room listing, by the identity of what each was rendered from. The
-# listing hands out the same Room, members and settings objects while a room's row comes back
-# unchanged (adapters/db/repositories/room_listing.py), and nothing changes them: the JSON is
-# a function of the three. The entry keeps them alive, so no id is reused while it is cached.
-# A workspace (its channels are read anew each time) is rendered every time. Bounded.
-_listed_fragments: dict[tuple[int, int, int, bool], tuple[Any, Any, Any, orjson.Fragment]] = {}
+# Rendered rooms of the room listing, by the identity of their view: the listing hands out the
+# same view of a room while its row comes back unchanged, and nothing changes those views
+# (services/rooms.py, adapters/db/repositories/room_listing.py). The entry keeps its view
+# alive, so no id is reused while it is cached. A workspace (its channels are read anew each
+# time) is rendered every time. Bounded.
+_listed_fragments: dict[int, tuple[RoomView, orjson.Fragment]] = {}
 _LISTED_CACHE_SIZE = 20_000
 
 
@@ -135,15 +135,13 @@ def listing_json(views: Sequence[RoomView]) -> list[Any]:
         if view.children is not None:
             rendered.append(room_json(view))
             continue
-        room, members, settings = view.room, view.members, view.settings
-        key = (id(room), id(members), id(settings), view.include_settings)
-        entry = _listed_fragments.get(key)
-        if entry is None or not (entry[0] is room and entry[1] is members and entry[2] is settings):
+        entry = _listed_fragments.get(id(view))
+        if entry is None or entry[0] is not view:
             fragment = orjson.Fragment(orjson.dumps(room_json(view), default=_json_default))
             if len(_listed_fragments) >= _LISTED_CACHE_SIZE:
                 _listed_fragments.clear()
-            entry = _listed_fragments[key] = (room, members, settings, fragment)
-        rendered.append(entry[3])
+            entry = _listed_fragments[id(view)] = (view, fragment)
+        rendered.append(entry[1])
     return rendered
 
 

@@ -26,6 +26,7 @@ from wschats.domain.messaging import (
 from wschats.domain.model import (
     MUTED_FOREVER,
     Capabilities,
+    ListedRoom,
     Principal,
     Room,
     RoomType,
@@ -104,7 +105,7 @@ class RoomService:
         views = []
         for item in listed:
             if item.room.type is not RoomType.WORKSPACE:
-                views.append(listed_view(item, with_settings=with_settings))
+                views.append(_listed_view(item, with_settings))
                 continue
             view = room_view(
                 item.room,
@@ -418,6 +419,24 @@ class RoomService:
 def _check_permutation(ranks: Sequence[RankEntry]) -> None:
     if sorted(r.rank for r in ranks) != list(range(1, len(ranks) + 1)):
         raise BadRequest("Ranks must be exactly 1..n")
+
+
+# Views of listed rooms other than workspaces, by the identity of the ListedRoom they show:
+# the listing hands out the same ListedRoom while a room's row is unchanged, and building the
+# view anew cost as much as finding it. Nothing changes these views (the HTTP layer reuses
+# their JSON). The entry keeps its ListedRoom alive, so no id is reused while it is cached.
+_listed_views: dict[tuple[int, bool], tuple[ListedRoom, RoomView]] = {}
+_LISTED_VIEWS_SIZE = 20_000
+
+
+def _listed_view(item: ListedRoom, with_settings: bool) -> RoomView:
+    key = (id(item), with_settings)
+    entry = _listed_views.get(key)
+    if entry is None or entry[0] is not item:
+        if len(_listed_views) >= _LISTED_VIEWS_SIZE:
+            _listed_views.clear()
+        entry = _listed_views[key] = (item, listed_view(item, with_settings=with_settings))
+    return entry[1]
 
 
 def _drop_settings(view: RoomView) -> None:

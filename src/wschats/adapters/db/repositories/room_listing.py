@@ -110,14 +110,16 @@ def listed_rooms(
     """The listing's driver rows (`driver_rows`) as domain objects."""
     listed = []
     for row in rows:
-        values = tuple(row)
-        key = (values[0], values[_SETTINGS_OWNER], with_members)
+        key = (row[0], row[_SETTINGS_OWNER], with_members)
         entry = _listed_cache.get(key)
-        if entry is None or entry[0] != values:
+        if entry is None or entry[0] != row:  # asyncpg's records compare equal to tuples
             if len(_listed_cache) >= _LISTED_CACHE_SIZE:
                 _listed_cache.clear()
-            item = _listed_room(values, user_id, with_members, dialect)
-            entry = _listed_cache[key] = (values, item)
+            values = tuple(row)
+            entry = _listed_cache[key] = (
+                values,
+                _listed_room(values, user_id, with_members, dialect),
+            )
         listed.append(entry[1])
     return listed
 
