@@ -2,9 +2,12 @@
 # A private ejabberd for tests, CI and development: loopback only, no TLS, its own state
 # directory. Installs Debian's ejabberd if it is missing. Every command is idempotent.
 #
-#   scripts/ejabberd.sh start    start (or reuse the instance already answering); prints its API
+#   scripts/ejabberd.sh start    start, or reuse the instance this script started from the same
+#                                WSC_EJABBERD_DIR and ports ("already running"); prints its API.
+#                                Fails if another instance (another directory, e.g. the tests')
+#                                answers on the API port: its settings are not ours.
 #   scripts/ejabberd.sh stop     stop the instance this script started from WSC_EJABBERD_DIR
-#   scripts/ejabberd.sh status   exit 0 if the API answers, 3 if not
+#   scripts/ejabberd.sh status   exit 0 if the API answers (whoever started it), 3 if not
 #
 # Environment (defaults in brackets):
 #   WSC_EJABBERD_DIR            state: config, mnesia spool, logs, pid [${TMPDIR:-/tmp}/wschats-ejabberd]
@@ -63,6 +66,37 @@ our_pid() {
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$DIR/spool" || return 1
     echo "$pid"
+}
+
+# Whether our running instance was configured with the requested ports (its configuration
+# is only rewritten by a start that finds it not running).
+same_ports() {
+    local conf="$DIR/conf/ejabberd.yml"
+    grep -Eq "^[[:space:]]*- port: $C2S_PORT[[:space:]]*\$" "$conf" 2>/dev/null \
+        && grep -Eq "^[[:space:]]*- port: $HTTP_PORT[[:space:]]*\$" "$conf" 2>/dev/null
+}
+
+# Best effort, for the message when another instance holds the API port: the state directory
+# of the process listening on it (its `-mnesia dir "<dir>/spool"`), if we may read its /proc.
+listener_dir() {
+    local inode fd pid arg previous=""
+    inode=$(awk -v port="$(printf ':%04X' "$HTTP_PORT")" \
+        '$4 == "0A" && substr($2, length($2) - 4) == port { print $10; exit }' \
+        /proc/net/tcp 2>/dev/null) || true
+    [ -n "$inode" ] || return 0
+    fd=$(find /proc/[0-9]*/fd -lname "socket:\[$inode\]" -print -quit 2>/dev/null) || true
+    [ -n "$fd" ] || return 0
+    pid=${fd#/proc/}
+    pid=${pid%%/*}
+    [ -r "/proc/$pid/cmdline" ] || return 0
+    while IFS= read -r -d '' arg; do
+        if [ "$previous" = dir ]; then
+            arg=${arg//\"/}
+            echo "${arg%/spool}"
+            return 0
+        fi
+        previous=$arg
+    done <"/proc/$pid/cmdline"
 }
 
 as_root() {
@@ -151,10 +185,10 @@ write_auth_wrapper() {
 }
 
 wait_ready() {
-    local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
+    local pid=$1 what=${2:-ejabberd running} deadline=$((SECONDS + START_TIMEOUT))
     while [ "$SECONDS" -lt "$deadline" ]; do
         if api_ready; then
-            echo "ejabberd running: api=$API c2s=127.0.0.1:$C2S_PORT dir=$DIR pid=$pid"
+            echo "$what: api=$API c2s=127.0.0.1:$C2S_PORT dir=$DIR pid=$pid"
             return 0
         fi
         if ! kill -0 "$pid" 2>/dev/null; then
@@ -172,14 +206,22 @@ start() {
     # One starter at a time: parallel test runs share the instance instead of racing for ports.
     exec 9>"$DIR/.lock"
     flock -w 900 9 || die "timed out waiting for another ejabberd.sh"
-    if api_ready; then
-        echo "ejabberd already running: api=$API c2s=127.0.0.1:$C2S_PORT"
-        return 0
-    fi
     local pid
     if pid=$(our_pid); then
-        wait_ready "$pid"
+        same_ports || die "the ejabberd started from $DIR (pid $pid) listens on other ports" \
+            "than $C2S_PORT/$HTTP_PORT; stop it first (WSC_EJABBERD_DIR=$DIR $0 stop)"
+        wait_ready "$pid" "ejabberd already running"
         return 0
+    fi
+    # Whatever answers here was started from elsewhere, with other settings (sign-in, state):
+    # reusing it would silently serve the wrong configuration.
+    if api_ready; then
+        local other
+        other=$(listener_dir)
+        die "an ejabberd not started from $DIR already answers on port $HTTP_PORT" \
+            "${other:+(started from $other) }with settings of its own, so it is not reused." \
+            "Stop it (WSC_EJABBERD_DIR=${other:-<its directory>} $0 stop) or choose other" \
+            "ports with WSC_EJABBERD_C2S_PORT and WSC_EJABBERD_HTTP_PORT."
     fi
     ensure_installed
     # The state (users, rooms, archives) is kept across stop and start; a caller that wants a

@@ -1,5 +1,6 @@
 """scripts/ejabberd.sh keeps ejabberd's state across stop and start; a throw-away instance only
-when asked (WSC_EJABBERD_FRESH=1). Its sign-in wrapper carries the caller's wschats settings."""
+when asked (WSC_EJABBERD_FRESH=1). Its sign-in wrapper carries the caller's wschats settings. It
+reuses only the instance it started from the same directory, never another one on its port."""
 
 from __future__ import annotations
 
@@ -122,3 +123,56 @@ def test_an_instance_started_before_wschats_is_installed_still_manages_rooms(
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     log = (tmp_path / "ejabberd" / "logs" / "ejabberd.log").read_text()
     assert "External authentication program failed" not in log
+
+
+def test_start_reuses_its_own_instance_and_refuses_one_from_another_directory(
+    tmp_path: Path,
+) -> None:
+    """A test run's instance left on the default ports was once taken by serve.sh, whose users
+    then signed in against the tests' settings. Another directory's instance is now refused."""
+    c2s, http = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WSC_")}
+    env.update(
+        WSC_EJABBERD_C2S_PORT=str(c2s),
+        WSC_EJABBERD_HTTP_PORT=str(http),
+        WSC_EJABBERD_FRESH="1",
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    )
+    first, second = tmp_path / "a", tmp_path / "b"
+
+    def script(command: str, directory: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(SCRIPT), command],
+            env={**env, "WSC_EJABBERD_DIR": str(directory)},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+
+    def answers() -> bool:
+        status = httpx.post(f"http://127.0.0.1:{http}/api/status", json={}, timeout=10)
+        return "is running" in status.text
+
+    started = script("start", first)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        pid = (first / "ejabberd.pid").read_text().strip()
+        again = script("start", first)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert again.stdout.startswith("ejabberd already running"), again.stdout
+        assert f"pid={pid}" in again.stdout
+
+        other = script("start", second)
+        assert other.returncode != 0, other.stdout + other.stderr
+        message = other.stderr
+        assert f"not started from {second} already answers on port {http}" in message
+        assert f"WSC_EJABBERD_DIR={first} {SCRIPT} stop" in message  # the one to stop
+        assert "WSC_EJABBERD_C2S_PORT and WSC_EJABBERD_HTTP_PORT" in message
+        assert not (second / "ejabberd.pid").exists()
+        assert answers()
+        assert (first / "ejabberd.pid").read_text().strip() == pid
+        assert Path(f"/proc/{pid}").exists()
+    finally:
+        stopped = script("stop", first)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert "ejabberd stopped" in stopped.stdout

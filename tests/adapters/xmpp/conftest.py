@@ -1,9 +1,10 @@
 """Fixtures for the ejabberd tests: the private instance of scripts/ejabberd.sh, its admin API,
 registered users and logged-in XMPP clients.
 
-The instance is started if it is not answering and left running (another test run may be
-using it; `scripts/ejabberd.sh stop` stops it). Every test uses fresh random ids, so state left
-by earlier tests or runs does not matter.
+The session stops the instance it started, so no test instance is left on the default ports
+for `scripts/serve.sh` to run into. One already running from the same WSC_EJABBERD_DIR when the
+session began (shared on purpose) is reused and left running. Every test uses fresh random ids,
+so state left by earlier tests or runs does not matter.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -32,20 +33,24 @@ class Ejabberd:
 
 
 @pytest.fixture(scope="session")
-def ejabberd() -> Ejabberd:
+def ejabberd() -> Iterator[Ejabberd]:
     http_port = int(os.environ.get("WSC_EJABBERD_HTTP_PORT", "15280"))
     c2s_port = int(os.environ.get("WSC_EJABBERD_C2S_PORT", "15222"))
+    env = {**os.environ, "WSC_EJABBERD_FRESH": "1"}  # a throw-away instance
     # Bounded: the first run may install the package (about 20 s measured).
     started = subprocess.run(
-        [str(SCRIPT), "start"],
-        env={**os.environ, "WSC_EJABBERD_FRESH": "1"},  # a throw-away instance
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+        [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=900, check=False
     )
     assert started.returncode == 0, f"ejabberd did not start:\n{started.stdout}{started.stderr}"
-    return Ejabberd(api_url=f"http://127.0.0.1:{http_port}/api", c2s_port=c2s_port)
+    # Decided by the script under its lock: "already running" is an instance someone else
+    # started from this directory, theirs to stop.
+    ours = not started.stdout.startswith("ejabberd already running")
+    yield Ejabberd(api_url=f"http://127.0.0.1:{http_port}/api", c2s_port=c2s_port)
+    if ours:
+        stopped = subprocess.run(
+            [str(SCRIPT), "stop"], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert stopped.returncode == 0, f"ejabberd did not stop:\n{stopped.stdout}{stopped.stderr}"
 
 
 @pytest.fixture
