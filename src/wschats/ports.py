@@ -110,7 +110,6 @@ class FileRepository(Protocol):
     ) -> list[FileMetadata]:
         """Attachments by (createdAt desc, id desc), strictly after the cursor."""
 
-    async def all_ids(self) -> list[UUID]: ...
     async def existing_ids(self, ids: Sequence[UUID]) -> set[UUID]:
         """Those of `ids` that have a row, in one statement (pass a page, not thousands)."""
 
