@@ -185,12 +185,13 @@ class StorageCheck:
         return [file_id for file_id in ids if blob_key(file_id) not in stored]
 
     async def _bytes_without_row(self, keys: Sequence[str]) -> list[str]:
-        owners = {owner for key in keys if (owner := _blob_owner(key)) is not None}
+        owners = [_blob_owner(key) for key in keys]  # parsed once: a page is many keys
+        asked = sorted({owner for owner in owners if owner is not None})
         rows: set[UUID] = set()
-        if owners:
+        if asked:
             async with self._db.unit_of_work() as uow:
-                rows = await uow.files.existing_ids(sorted(owners))
-        return [key for key in keys if _blob_owner(key) not in rows]
+                rows = await uow.files.existing_ids(asked)
+        return [key for key, owner in zip(keys, owners, strict=True) if owner not in rows]
 
     async def _key_pages(self, prefix: str) -> AsyncGenerator[list[str], None]:
         keys = self._blobs.keys(prefix)
