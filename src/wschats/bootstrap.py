@@ -348,7 +348,8 @@ def build_services(
     pictures = PictureService(database, events, blobs, capabilities, clock, adapters.pictures)
     closers += [attachments.close, pictures.close]
     storage = StorageCheck(database, blobs)
-    storage.start_sweep(sweep_grace_seconds(settings.database_timeout_seconds))
+    if settings.storage_sweep_on_start:
+        storage.start_sweep(sweep_grace_seconds(settings.database_timeout_seconds))
     closers.append(storage.close)
     previews = PreviewService(
         database,

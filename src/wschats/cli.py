@@ -457,7 +457,7 @@ def storage() -> None:
 def storage_check(repair: bool, grace: float) -> None:
     """List stored files without a row and rows without stored files; exit 1 if any."""
     from wschats.bootstrap import build_blob_store
-    from wschats.services.storage import StorageCheck, describe
+    from wschats.services.storage import MAX_CANDIDATES, StorageCheck, describe
 
     settings = _settings()
     _migrate(settings)
@@ -480,6 +480,10 @@ def storage_check(repair: bool, grace: float) -> None:
                     lines.append(
                         f"{len(report.orphan_blobs) + len(report.orphan_rows)} orphans "
                         "(run with --repair to remove them)"
+                    )
+                if report.incomplete:
+                    lines.append(
+                        f"stopped at {MAX_CANDIDATES} orphans: run the check again for the rest"
                     )
                 return lines
             finally:

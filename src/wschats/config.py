@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     s3_create_bucket: bool = False
     max_attachment_size_mb: int = 100
+    # Check storage against the file rows at every start (services/storage.py); a large
+    # installation may prefer `wschats storage check --repair` on a schedule instead
+    storage_sweep_on_start: bool = True
 
     # Previews
     preview_workers: int = 2

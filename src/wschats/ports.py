@@ -110,7 +110,11 @@ class FileRepository(Protocol):
     ) -> list[FileMetadata]:
         """Attachments by (createdAt desc, id desc), strictly after the cursor."""
 
-    async def all_ids(self) -> list[UUID]: ...
+    async def existing_ids(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Those of `ids` that have a row, in one statement (pass a page, not thousands)."""
+
+    async def ids_after(self, after: UUID | None, limit: int) -> list[UUID]:
+        """Up to `limit` file ids in id order, strictly after `after` (keyset pages)."""
 
 
 class ChatsUserRepository(Protocol):
@@ -300,6 +304,10 @@ class BlobStore(Protocol):
     async def delete_prefix(self, prefix: str) -> None: ...
     async def copy(self, source: str, target: str) -> None: ...
     def keys(self, prefix: str = "") -> AsyncIterator[str]: ...
+    async def existing(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` that are stored, for a page of keys at a time: cheaper than a
+        `size` each."""
+
     def local_path(self, key: str) -> AbstractAsyncContextManager[Path]:
         """A local file with the blob's bytes, valid inside the context (previews)."""
 

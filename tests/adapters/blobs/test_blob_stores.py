@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -251,6 +252,23 @@ async def test_keys_lists_in_byte_order(blobs: Blobs) -> None:
     assert await all_keys(blobs.store, "nothing/") == []
 
 
+async def test_existing_answers_for_a_page_of_keys(blobs: Blobs) -> None:
+    """Present and absent keys, neighbours not asked about, over several listing pages (the
+    S3 fixture lists 2 keys a page), under both prefixes at once."""
+    ids = [uuid.UUID(int=i) for i in range(1, 13)]
+    present = [f"files/{file_id}" for file_id in ids[::2]]
+    await _store_all(blobs.store, [*present, *LISTED])
+    absent = [f"files/{file_id}" for file_id in ids[1::2]]
+
+    asked = [*absent, *present, "previews/a/80x80.png", "previews/a", "files/zz"]
+    assert await blobs.store.existing(asked) == {*present, "previews/a/80x80.png"}
+    assert await blobs.store.existing(present[:1]) == set(present[:1])
+    assert await blobs.store.existing([present[0], present[-1]]) == {present[0], present[-1]}
+    assert await blobs.store.existing(absent) == set()
+    assert await blobs.store.existing(sorted(LISTED, reverse=True)) == set(LISTED)
+    assert await blobs.store.existing([]) == set()
+
+
 async def test_delete_prefix(blobs: Blobs) -> None:
     await _store_all(blobs.store, LISTED)
 
@@ -337,6 +355,7 @@ OPERATIONS: dict[str, Operation] = {
     "copy from": lambda store, key: store.copy(key, "files/ok"),
     "copy to": lambda store, key: store.copy("files/ok", key),
     "local_path": _enter_local_path,
+    "existing": lambda store, key: store.existing(["files/ok", key]),
 }
 
 

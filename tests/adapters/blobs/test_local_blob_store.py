@@ -61,6 +61,23 @@ async def test_a_symlink_cannot_lead_outside_the_root(tmp_path: Path) -> None:
     assert sorted(p.name for p in outside.iterdir()) == ["secret"]
 
 
+async def test_existing_refuses_a_key_under_a_symlink(tmp_path: Path) -> None:
+    """As `size` does: the whole page is refused, never answered from outside the root."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_bytes(b"secret")
+    store = LocalBlobStore(tmp_path / "root")
+    await store.start()
+    await store.put("files/ok", chunked(b"ok"))
+    (store.root / "previews").symlink_to(outside)
+    (store.root / "files" / "link").symlink_to(outside / "secret")
+
+    assert await store.existing(["files/ok", "files/missing"]) == {"files/ok"}
+    for key in ("previews/secret", "files/link"):
+        with pytest.raises(InvalidKeyError):
+            await store.existing(["files/ok", key])
+
+
 async def test_only_a_regular_file_is_a_blob(tmp_path: Path) -> None:
     """size and local_path answer from the key's own lstat: a directory, or a path through
     a file, is no blob."""
@@ -73,6 +90,7 @@ async def test_only_a_regular_file_is_a_blob(tmp_path: Path) -> None:
             async with store.local_path(not_a_blob):
                 pass
     assert await store.size("previews/p1/80x80.png") == 3
+    assert await store.existing(["previews/p1", "previews/p1/80x80.png/more"]) == set()
 
 
 async def test_start_removes_stale_temp_files_only(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +78,39 @@ async def test_the_prefix_is_a_folder_of_the_bucket(s3_endpoint: str, s3_admin: 
 
         await chats.delete_prefix("files/")
         assert await _bucket_keys(s3_admin, bucket) == ["other/files/a"]
+
+
+async def test_existing_lists_the_range_of_the_keys_not_each_key(
+    s3_endpoint: str, s3_admin: S3Client
+) -> None:
+    """A page of ids in order costs a listing page per `list_page_size` keys, keys far apart
+    a listing each at most; never a HEAD per key."""
+    bucket = new_bucket_name()
+    keys = [f"files/{uuid.UUID(int=i)}" for i in range(1, 21)]
+    async with s3_store(s3_endpoint, bucket, prefix="chats", list_page_size=5) as store:
+        for key in keys:
+            await store.put(key, chunked(b"x"))
+        await s3_admin.put_object(Bucket=bucket, Key=f"other/{keys[0]}", Body=b"not ours")
+        calls: list[str] = []
+
+        def record(event_name: str, **_: object) -> None:
+            calls.append(event_name.rsplit(".", 1)[-1])
+
+        store._started().meta.events.register("before-call.s3", record)
+        missing = f"files/{uuid.UUID(int=1000)}"  # sorts after all of them
+
+        assert await store.existing([*keys[:10], missing]) == set(keys[:10])
+        assert calls == ["ListObjectsV2"] * 3  # 5 keys, 5 keys, then the missing one's range
+        calls.clear()
+        # Past the first five, straight to the last key's neighbours, which end the listing.
+        assert await store.existing([keys[19], keys[0], missing]) == {keys[0], keys[19]}
+        assert calls == ["ListObjectsV2"] * 2
+        calls.clear()
+        assert await store.existing(keys) == set(keys)
+        assert calls == ["ListObjectsV2"] * 4
+        calls.clear()
+        assert await store.existing([f"files/{uuid.UUID(int=0)}"]) == set()
+        assert calls == ["ListObjectsV2"]
 
 
 async def test_a_small_blob_is_one_put_and_a_large_one_a_multipart_upload(

@@ -9,8 +9,9 @@ store.close()` releases it; or `async with S3BlobStore(...) as store:`. Every re
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, aclosing, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         CompletedPartTypeDef,
         CreateBucketRequestTypeDef,
         GetObjectRequestTypeDef,
+        ListObjectsV2RequestTypeDef,
     )
 
 _log = logging.getLogger(__name__)
@@ -439,6 +441,43 @@ class S3BlobStore:
                 if is_valid_key(key):
                     yield key
 
+    async def existing(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` that are stored, read from listings of their key range rather than
+        a HEAD each: S3 lists in byte order, so a page of neighbouring keys (a page of file
+        ids in id order) costs a listing page or two.
+
+        Each listing starts just before the first key not yet answered and answers every key
+        up to the last one it lists, so keys far apart cost at most one request each."""
+        wanted = sorted({self._object_key(key) for key in keys})
+        if not wanted:
+            return set()
+        client = self._started()
+        common = _common_start(wanted[0], wanted[-1])  # of every key, as they are sorted
+        request: ListObjectsV2RequestTypeDef = {
+            "Bucket": self._bucket,
+            "Prefix": common,
+            "MaxKeys": self._page_size,
+        }
+        asked = set(wanted)
+        found: set[str] = set()
+        index = 0
+        start_after = wanted[0][:-1]  # a proper prefix sorts just before the key
+        while True:
+            if start_after:
+                request["StartAfter"] = start_after
+            async with self._call("list", common or "the bucket"):
+                page = await client.list_objects_v2(**request)
+            listed = [item["Key"] for item in page.get("Contents", [])]
+            found.update(key for key in listed if key in asked)
+            if not page.get("IsTruncated") or not listed:
+                break
+            index = bisect.bisect_right(wanted, listed[-1], lo=index)
+            if index == len(wanted):
+                break
+            # Skip what lies between the keys asked; resume past the listed ones at least.
+            start_after = max(listed[-1], wanted[index][:-1])
+        return {key.removeprefix(self._prefix) for key in found}
+
     async def _pages(self, prefix: str) -> AsyncIterator[list[str]]:
         """The object keys under `prefix`, one listing page at a time."""
         client = self._started()
@@ -548,6 +587,16 @@ async def _read_up_to(body: StreamingBody, size: int) -> bytes:
             break
         gathered += more
     return bytes(gathered)
+
+
+def _common_start(first: str, last: str) -> str:
+    """The longest string both start with (character by character, not by path segment)."""
+    length = 0
+    for a, b in zip(first, last, strict=False):
+        if a != b:
+            break
+        length += 1
+    return first[:length]
 
 
 def _code(error: BaseException | None) -> str:

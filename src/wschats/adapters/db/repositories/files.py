@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -151,8 +152,18 @@ class SqlFileRepository:
         rows = await self._conn.execute(attachment_page_statement(room_id, limit, after))
         return [_file(r) for r in rows]
 
-    async def all_ids(self) -> list[UUID]:
-        return list((await self._conn.scalars(select(t.file_metadata.c.id))).all())
+    async def existing_ids(self, ids: Sequence[UUID]) -> set[UUID]:
+        if not ids:
+            return set()
+        c = t.file_metadata.c
+        return set((await self._conn.scalars(select(c.id).where(c.id.in_(ids)))).all())
+
+    async def ids_after(self, after: UUID | None, limit: int) -> list[UUID]:
+        c = t.file_metadata.c
+        query = select(c.id)
+        if after is not None:
+            query = query.where(c.id > after)
+        return list((await self._conn.scalars(query.order_by(c.id).limit(limit))).all())
 
 
 def _file_values(metadata: FileMetadata) -> dict[str, Any]:
