@@ -125,7 +125,7 @@ def room_json(view: RoomView) -> dict[str, Any]:
 # alive, so no id is reused while it is cached. A workspace (its channels are read anew each
 # time) is rendered every time. Bounded.
 _listed_fragments: dict[int, tuple[RoomView, orjson.Fragment]] = {}
-_LISTED_CACHE_SIZE = 20_000
+_LISTED_CACHE_SIZE = 5_000
 
 
 def listing_json(views: Sequence[RoomView]) -> list[Any]:

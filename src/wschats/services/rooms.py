@@ -426,7 +426,7 @@ def _check_permutation(ranks: Sequence[RankEntry]) -> None:
 # view anew cost as much as finding it. Nothing changes these views (the HTTP layer reuses
 # their JSON). The entry keeps its ListedRoom alive, so no id is reused while it is cached.
 _listed_views: dict[tuple[int, bool], tuple[ListedRoom, RoomView]] = {}
-_LISTED_VIEWS_SIZE = 20_000
+_LISTED_VIEWS_SIZE = 5_000
 
 
 def _listed_view(item: ListedRoom, with_settings: bool) -> RoomView:

@@ -99,7 +99,7 @@ _TIME_FIELDS = tuple(i for i, name in enumerate(_ROOM_FIELDS) if name.endswith("
 # datetimes, the long members text) cost 2.7 µs a row in a busy process. The objects are
 # shared: nothing may change them. Bounded.
 _listed_cache: dict[tuple[Any, Any, bool], tuple[tuple[Any, ...], ListedRoom]] = {}
-_LISTED_CACHE_SIZE = 20_000
+_LISTED_CACHE_SIZE = 5_000
 _SETTINGS_WIDTH = 4  # after the room's fields: muted_until, cleared_at, rank, the owner's id
 _SETTINGS_OWNER = _ROOM_WIDTH + _SETTINGS_WIDTH - 1
 
