@@ -10,16 +10,16 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
+from wschats.adapters.db.driver_rows import compile_for_driver
 from wschats.adapters.db.engine import SQLITE_MMAP_BYTES
 from wschats.adapters.db.repositories import listing_statement
 from wschats.adapters.identity.directory import _AUTHENTICATE
@@ -29,16 +29,8 @@ DIALECT = URL.get_backend_name()
 ASGI = Callable[..., Awaitable[None]]
 
 
-def _sql(statement: Any, variable: str) -> tuple[str, list[Any], int]:
-    """The statement's SQL for the driver, its fixed parameters, and the slot of `variable`."""
-    dialect = asyncpg_dialect() if DIALECT == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
-    compiled = statement.compile(dialect=dialect)
-    names = list(compiled.positiontup or [])
-    return compiled.string, [compiled.params[n] for n in names], names.index(variable)
-
-
-LISTING, LISTING_ARGS, LISTING_USER = _sql(listing_statement(DIALECT, with_members=True), "user_id")
-AUTH, AUTH_ARGS, AUTH_TOKEN = _sql(_AUTHENTICATE, "token_hash")
+LISTING = compile_for_driver(listing_statement(DIALECT, with_members=True), DIALECT)
+AUTH = compile_for_driver(_AUTHENTICATE, DIALECT)
 
 
 def _time(value: Any) -> str | None:
@@ -110,8 +102,7 @@ class Floor:
         self._sqlite: sqlite3.Connection | None = None
 
     async def _rows(self, token: str) -> bytes:
-        auth_args = list(AUTH_ARGS)
-        auth_args[AUTH_TOKEN] = hashlib.sha256(token.encode()).hexdigest()
+        auth_args = AUTH.arguments({"token_hash": hashlib.sha256(token.encode()).hexdigest()})
         if DIALECT == "postgresql":
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
@@ -120,18 +111,16 @@ class Floor:
                     max_size=16,
                 )
             async with self._pool.acquire() as conn:
-                user = await conn.fetchrow(AUTH, *auth_args)
-                args = list(LISTING_ARGS)
-                args[LISTING_USER] = user[0]
-                return _body(await conn.fetch(LISTING, *args))
+                user = await conn.fetchrow(AUTH.sql, *auth_args)
+                args = LISTING.arguments({"user_id": user[0]})
+                return _body(await conn.fetch(LISTING.sql, *args))
         if self._sqlite is None:
             self._sqlite = sqlite3.connect(str(URL.database), check_same_thread=False)
             # Read as wschats reads (engine.py): through the memory map.
             self._sqlite.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
-        user = self._sqlite.execute(AUTH, auth_args).fetchone()
-        args = list(LISTING_ARGS)
-        args[LISTING_USER] = user[0]
-        return _body(self._sqlite.execute(LISTING, args).fetchall())
+        user = self._sqlite.execute(AUTH.sql, auth_args).fetchone()
+        args = LISTING.arguments({"user_id": uuid.UUID(user[0])})  # stored as hex text
+        return _body(self._sqlite.execute(LISTING.sql, args).fetchall())
 
     async def __call__(self, scope: dict[str, Any], receive: ASGI, send: ASGI) -> None:
         if scope["type"] != "http":

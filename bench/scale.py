@@ -42,6 +42,7 @@ import httpx
 from bench.common import BIN, free_port, process
 from bench.wrk import WrkResult, wrk
 from wschats.adapters.db.database import SqlDatabase
+from wschats.adapters.db.driver_rows import compile_for_driver
 from wschats.adapters.db.engine import SQLITE_MMAP_BYTES
 from wschats.adapters.db.migrate import upgrade
 from wschats.adapters.db.repositories import attachment_page_statement, listing_statement
@@ -144,18 +145,11 @@ class Driver:
                 return _median_ms(lambda: conn.execute(compiled.string, bound).fetchall(), repeat)
         import sqlite3
 
-        from sqlalchemy.dialects import sqlite
-
-        compiled = statement.compile(dialect=sqlite.dialect())
-        values = {**compiled.params, **parameters}
-        processors = compiled._bind_processors
-        ordered = [
-            processors[name](values[name]) if name in processors else values[name]
-            for name in compiled.positiontup or []
-        ]
+        compiled = compile_for_driver(statement, "sqlite")
+        ordered = compiled.arguments(parameters)
         with sqlite3.connect(self.url.removeprefix("sqlite:///")) as conn:
             conn.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")  # as wschats reads
-            return _median_ms(lambda: conn.execute(compiled.string, ordered).fetchall(), repeat)
+            return _median_ms(lambda: conn.execute(compiled.sql, ordered).fetchall(), repeat)
 
 
 def _median_ms(run: Callable[[], object], repeat: int) -> float:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from wschats.domain.model import Capabilities, Meeting, MemberRef, Subscription
 from wschats.domain.time import format_datetime
 from wschats.domain.views import MemberView, RoomView, UserView
+from wschats.services.identity_memo import IdentityMemo
 
 
 def _json_default(value: Any) -> str:
@@ -39,11 +40,9 @@ def _dt(value: Any) -> str | None:
 
 
 # Rendered members: a user's rooms share most of their members, and a listing renders each
-# of them once per room (a thousand for 100 rooms of 10). Keyed by identity, as repositories
-# hand out one MemberRef per distinct member (hashing one costs a Python-level UUID hash); the
-# entry keeps its MemberRef alive, so an id is never reused while it is cached. Bounded.
-_member_bytes: dict[int, tuple[MemberRef, bytes]] = {}
-_MEMBER_CACHE_SIZE = 100_000
+# of them once per room (a thousand for 100 rooms of 10). Repositories hand out one MemberRef
+# per distinct member, so it is found by identity (hashing one costs a Python-level UUID hash).
+_member_bytes: IdentityMemo[MemberRef, bytes] = IdentityMemo(100_000)
 
 
 def _member_json(member: Subscription | MemberRef) -> bytes:
@@ -52,38 +51,23 @@ def _member_json(member: Subscription | MemberRef) -> bytes:
 
 # Rendered member arrays, for the tuples of MemberRef the room listing hands out (one per
 # distinct member list, reused across listings: see adapters/db/repositories/room_listing.py).
-# Both are immutable, so the array is a function of the tuple; keyed by identity as above. Bounded.
-_members_fragments: dict[int, tuple[tuple[MemberRef, ...], orjson.Fragment]] = {}
-_MEMBERS_CACHE_SIZE = 20_000
+_members_fragments: IdentityMemo[tuple[MemberRef, ...], orjson.Fragment] = IdentityMemo(20_000)
 
 
 def _members_json(members: Sequence[Subscription | MemberRef]) -> orjson.Fragment:
     """The members array, already serialised."""
     if isinstance(members, tuple) and members and type(members[0]) is MemberRef:
-        entry = _members_fragments.get(id(members))
-        if entry is not None and entry[0] is members:
-            return entry[1]
-        fragment = _render_members(members)
-        if len(_members_fragments) >= _MEMBERS_CACHE_SIZE:
-            _members_fragments.clear()
-        _members_fragments[id(members)] = (members, fragment)
-        return fragment
+        return _members_fragments.get(members, _render_members)
     return _render_members(members)
 
 
 def _render_members(members: Sequence[Subscription | MemberRef]) -> orjson.Fragment:
-    parts = []
-    for member in members:
-        entry = _member_bytes.get(id(member))
-        if entry is not None and entry[0] is member:
-            parts.append(entry[1])
-            continue
-        part = _member_json(member)
-        if isinstance(member, MemberRef):
-            if len(_member_bytes) >= _MEMBER_CACHE_SIZE:
-                _member_bytes.clear()
-            _member_bytes[id(member)] = (member, part)
-        parts.append(part)
+    parts = [
+        _member_bytes.get(member, _member_json)
+        if isinstance(member, MemberRef)
+        else _member_json(member)
+        for member in members
+    ]
     return orjson.Fragment(b"[" + b",".join(parts) + b"]")
 
 
@@ -119,30 +103,24 @@ def room_json(view: RoomView) -> dict[str, Any]:
     return body
 
 
-# Rendered rooms of the room listing, by the identity of their view: the listing hands out the
-# same view of a room while its row comes back unchanged, and nothing changes those views
-# (services/rooms.py, adapters/db/repositories/room_listing.py). The entry keeps its view
-# alive, so no id is reused while it is cached. A workspace (its channels are read anew each
-# time) is rendered every time. Bounded.
-_listed_fragments: dict[int, tuple[RoomView, orjson.Fragment]] = {}
-_LISTED_CACHE_SIZE = 5_000
+# Rendered rooms of the room listing, by their view: the listing hands out the same view of a
+# room while its row comes back unchanged, and nothing changes those views (services/rooms.py).
+# A workspace (its channels are read anew each time) is rendered every time.
+_listed_fragments: IdentityMemo[RoomView, orjson.Fragment] = IdentityMemo(5_000)
+
+
+def _room_fragment(view: RoomView) -> orjson.Fragment:
+    return orjson.Fragment(orjson.dumps(room_json(view), default=_json_default))
 
 
 def listing_json(views: Sequence[RoomView]) -> list[Any]:
     """`room_json` of each view of a room listing, already serialised."""
-    rendered: list[Any] = []
-    for view in views:
-        if view.children is not None:
-            rendered.append(room_json(view))
-            continue
-        entry = _listed_fragments.get(id(view))
-        if entry is None or entry[0] is not view:
-            fragment = orjson.Fragment(orjson.dumps(room_json(view), default=_json_default))
-            if len(_listed_fragments) >= _LISTED_CACHE_SIZE:
-                _listed_fragments.clear()
-            entry = _listed_fragments[id(view)] = (view, fragment)
-        rendered.append(entry[1])
-    return rendered
+    return [
+        room_json(view)
+        if view.children is not None
+        else _listed_fragments.get(view, _room_fragment)
+        for view in views
+    ]
 
 
 def member_json(member: MemberView) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from wschats.ports import (
     Repositories,
 )
 from wschats.services.common import delete_room_cascade, load_access
+from wschats.services.identity_memo import IdentityMemo
 from wschats.services.writes import Writes
 
 
@@ -421,22 +422,23 @@ def _check_permutation(ranks: Sequence[RankEntry]) -> None:
         raise BadRequest("Ranks must be exactly 1..n")
 
 
-# Views of listed rooms other than workspaces, by the identity of the ListedRoom they show:
-# the listing hands out the same ListedRoom while a room's row is unchanged, and building the
-# view anew cost as much as finding it. Nothing changes these views (the HTTP layer reuses
-# their JSON). The entry keeps its ListedRoom alive, so no id is reused while it is cached.
-_listed_views: dict[tuple[int, bool], tuple[ListedRoom, RoomView]] = {}
-_LISTED_VIEWS_SIZE = 5_000
+# Views of listed rooms other than workspaces, by the ListedRoom they show: the listing hands
+# out the same ListedRoom while a room's row is unchanged, and building the view anew cost as
+# much as finding it. Nothing changes these views (the HTTP layer reuses their JSON).
+_listed_views: IdentityMemo[ListedRoom, RoomView] = IdentityMemo(5_000)
+
+
+def _view_with_settings(item: ListedRoom) -> RoomView:
+    return listed_view(item, with_settings=True)
+
+
+def _view_without_settings(item: ListedRoom) -> RoomView:
+    return listed_view(item, with_settings=False)
 
 
 def _listed_view(item: ListedRoom, with_settings: bool) -> RoomView:
-    key = (id(item), with_settings)
-    entry = _listed_views.get(key)
-    if entry is None or entry[0] is not item:
-        if len(_listed_views) >= _LISTED_VIEWS_SIZE:
-            _listed_views.clear()
-        entry = _listed_views[key] = (item, listed_view(item, with_settings=with_settings))
-    return entry[1]
+    derive = _view_with_settings if with_settings else _view_without_settings
+    return _listed_views.get(item, derive, with_settings)
 
 
 def _drop_settings(view: RoomView) -> None:
