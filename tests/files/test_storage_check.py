@@ -35,22 +35,7 @@ async def test_bytes_whose_row_is_committed_during_the_grace_are_kept(
 
     checking = asyncio.create_task(container.storage.check(grace_seconds=1.0))
     await asyncio.sleep(0.2)  # the scan has seen both without a row
-    now = utc_now()
-    async with adapters.database.unit_of_work(write=True) as uow:
-        await uow.files.add(
-            FileMetadata(
-                id=in_flight,
-                type=FileType.USER_AVATAR,
-                name="me.png",
-                size=9,
-                mime_type="image/png",
-                user_id=owner.id,
-                room_id=None,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        await uow.commit()
+    await _add_rows(adapters, owner.id, [in_flight], FileType.USER_AVATAR)
     report = await checking
     assert report.orphan_blobs == [f"files/{orphan}"]
     assert report.orphan_rows == []
@@ -61,14 +46,17 @@ async def test_bytes_whose_row_is_committed_during_the_grace_are_kept(
     assert (await container.storage.check()).clean
 
 
-async def _add_rows(adapters: Adapters, owner: UUID, ids: list[UUID]) -> None:
+async def _add_rows(
+    adapters: Adapters, owner: UUID, ids: list[UUID], kind: FileType = FileType.ATTACHMENT
+) -> None:
+    """File rows for `ids`, committed (their bytes, if any, are the test's business)."""
     now = utc_now()
     async with adapters.database.unit_of_work(write=True) as uow:
         for file_id in ids:
             await uow.files.add(
                 FileMetadata(
                     id=file_id,
-                    type=FileType.ATTACHMENT,
+                    type=kind,
                     name="a.txt",
                     size=1,
                     mime_type="text/plain",
