@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from uuid import UUID
 
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -240,6 +241,10 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "57", "53")
 def is_unavailable(exc: BaseException) -> bool:
     """Whether a failure means the database cannot serve us (as opposed to a bug)."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError):
+        return True
+    # asyncpg's own, raised unwrapped on the driver path (driver_rows): a connection that the
+    # server closed or that closed under the statement ("connection is closed").
+    if isinstance(exc, asyncpg.exceptions.InterfaceError):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

@@ -85,15 +85,10 @@ async def driver_rows(
         observe(statement.sql)
     if isinstance(conn, ThreadedReads):
         return await conn.driver_rows(statement.sql, arguments)
-    if isinstance(conn, AsyncConnection) and dialect == "postgresql":
-        raw = await conn.get_raw_connection()
-        # Straight to asyncpg only outside a transaction: inside one, SQLAlchemy sends its
-        # BEGIN with its own first statement, which must come before ours.
-        if raw.dbapi_connection is not None and raw.dbapi_connection.autocommit:
-            rows: Sequence[DriverRow] = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-                statement.sql, *arguments
-            )
-            return rows
+    # PostgreSQL goes through SQLAlchemy's adapter (exec_driver_sql: no result processing),
+    # not straight to asyncpg: a raw fetch on a pooled connection left asyncpg's protocol busy
+    # after a cancelled request ("another operation is in progress") when PostgreSQL restarted,
+    # which the adapter's own locking and invalidation handle (tests/faults).
     assert isinstance(conn, AsyncConnection)
     result = await conn.exec_driver_sql(statement.sql, tuple(arguments))
     return list(result.all())
